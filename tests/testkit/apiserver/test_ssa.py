@@ -1,0 +1,457 @@
+"""Server-side apply and managedFields, against the documented SSA semantics."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kubeplan.testkit.apiserver.mergekeys import ssa_list_keys
+from kubeplan.testkit.apiserver.schema import schema_list_keys
+from kubeplan.testkit.apiserver.ssa import (
+    ApplyConflict,
+    ApplyError,
+    apply,
+    decode_fields,
+    encode_fields,
+    path_to_string,
+    record_update,
+)
+
+DEPLOY_KEYS = ssa_list_keys("apps", "Deployment")
+
+
+def _deploy(replicas: int = 2, image: str = "web:1", **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "ns", "labels": labels or {"app": "web"}},
+        "spec": {
+            "replicas": replicas,
+            "template": {
+                "spec": {"containers": [{"name": "web", "image": image}]},
+            },
+        },
+    }
+
+
+def _apply(
+    live: dict[str, Any] | None,
+    config: dict[str, Any],
+    manager: str = "op",
+    *,
+    force: bool = False,
+    now: str = "2024-01-01T00:00:00Z",
+    **kw: Any,
+) -> dict[str, Any]:
+    return apply(live, config, manager=manager, force=force, list_keys=DEPLOY_KEYS, now=now, **kw)
+
+
+def _entries(obj: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(e["manager"], e["operation"]): e for e in obj["metadata"].get("managedFields", [])}
+
+
+# --------------------------------------------------------------------------------------
+# encoding
+
+
+def test_managed_fields_entry_shape_and_encoding() -> None:
+    obj = _apply(None, _deploy())
+    [entry] = obj["metadata"]["managedFields"]
+    assert entry["manager"] == "op"
+    assert entry["operation"] == "Apply"
+    assert entry["apiVersion"] == "apps/v1"
+    assert entry["time"] == "2024-01-01T00:00:00Z"
+    assert entry["fieldsType"] == "FieldsV1"
+    assert entry["fieldsV1"] == {
+        "f:metadata": {"f:labels": {"f:app": {}}},
+        "f:spec": {
+            "f:replicas": {},
+            "f:template": {
+                "f:spec": {
+                    "f:containers": {'k:{"name":"web"}': {".": {}, "f:image": {}, "f:name": {}}}
+                }
+            },
+        },
+    }
+    assert "subresource" not in entry
+
+
+def test_server_owned_metadata_is_never_in_a_field_set() -> None:
+    config = _deploy()
+    config["metadata"].update(uid="u", resourceVersion="5", generation=3)
+    obj = _apply(None, config)
+    fields = obj["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"]
+    assert set(fields) == {"f:labels"}
+    assert "uid" not in obj["metadata"], "uid is the store's to assign"
+
+
+def test_set_items_use_value_elements() -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "finalizers": ["a/b"]},
+    }
+    obj = apply(
+        None, config, manager="m", force=False, list_keys=ssa_list_keys("", "ConfigMap"), now="t"
+    )
+    assert obj["metadata"]["managedFields"][0]["fieldsV1"] == {
+        "f:metadata": {"f:finalizers": {'v:"a/b"': {}}}
+    }
+
+
+def test_fields_round_trip() -> None:
+    fields = {
+        ("f:spec", "f:x"),
+        ("f:spec", "f:list", 'k:{"name":"a"}'),
+        ("f:spec", "f:list", 'k:{"name":"a"}', "f:image"),
+        ("f:metadata", "f:finalizers", 'v:"x"'),
+    }
+    encoded = encode_fields(fields)
+    assert encoded["f:spec"]["f:list"]['k:{"name":"a"}'] == {".": {}, "f:image": {}}
+    assert decode_fields(encoded) == fields
+
+
+def test_path_rendering() -> None:
+    assert path_to_string(("f:spec", "f:replicas")) == ".spec.replicas"
+    assert (
+        path_to_string(("f:spec", "f:containers", 'k:{"name":"a"}', "f:image"))
+        == '.spec.containers[name="a"].image'
+    )
+    assert path_to_string(("f:metadata", "f:finalizers", 'v:"x"')) == '.metadata.finalizers[="x"]'
+
+
+# --------------------------------------------------------------------------------------
+# apply semantics
+
+
+def test_apply_creates_from_nothing() -> None:
+    obj = _apply(None, _deploy())
+    assert obj["spec"]["replicas"] == 2
+    assert obj["metadata"]["name"] == "web"
+
+
+def test_apply_twice_is_a_no_op() -> None:
+    first = _apply(None, _deploy())
+    second = _apply(first, _deploy(), now="2030-01-01T00:00:00Z")
+    assert second == first, "same config: same object and same managedFields (time kept)"
+
+
+def test_apply_keeps_fields_set_by_others() -> None:
+    live = _apply(None, _deploy())
+    edited = copy.deepcopy(live)
+    edited["metadata"]["annotations"] = {"note": "x"}
+    edited = record_update(live, edited, manager="kubectl-edit", now="t2")
+    again = _apply(edited, _deploy(replicas=3))
+    assert again["metadata"]["annotations"] == {"note": "x"}
+    assert again["spec"]["replicas"] == 3
+
+
+def test_removing_a_field_from_config_removes_it_when_solely_owned() -> None:
+    live = _apply(None, _deploy(app="web", tier="fe"))
+    out = _apply(live, _deploy(app="web"))
+    assert out["metadata"]["labels"] == {"app": "web"}
+
+
+def test_removed_field_survives_when_another_manager_owns_it() -> None:
+    live = _apply(None, _deploy(app="web", tier="fe"))
+    live = _apply(live, _deploy(app="web", tier="fe"), manager="other")
+    out = _apply(live, _deploy(app="web"))
+    assert out["metadata"]["labels"] == {"app": "web", "tier": "fe"}
+    assert set(_entries(out)) == {("op", "Apply"), ("other", "Apply")}
+
+
+def test_removed_list_item_is_removed() -> None:
+    two = _deploy()
+    two["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "s"})
+    live = _apply(None, two)
+    out = _apply(live, _deploy())
+    assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == ["web"]
+
+
+def test_keyed_list_items_from_two_appliers_merge() -> None:
+    live = _apply(None, _deploy())
+    side = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"template": {"spec": {"containers": [{"name": "side", "image": "s"}]}}},
+    }
+    out = _apply(live, side, manager="injector")
+    names = [c["name"] for c in out["spec"]["template"]["spec"]["containers"]]
+    assert names == ["web", "side"]
+    assert out["spec"]["replicas"] == 2
+
+
+def test_conflict_with_another_applier() -> None:
+    live = _apply(None, _deploy())
+    with pytest.raises(ApplyConflict) as err:
+        _apply(live, _deploy(replicas=5), manager="other")
+    assert err.value.conflicts == [("op", ".spec.replicas")]
+    assert err.value.message == 'Apply failed with 1 conflict: conflict with "op": .spec.replicas'
+    assert err.value.causes == [
+        {"type": "FieldManagerConflict", "message": 'conflict with "op"', "field": ".spec.replicas"}
+    ]
+
+
+def test_same_value_from_two_appliers_is_shared_not_a_conflict() -> None:
+    live = _apply(None, _deploy())
+    out = _apply(live, _deploy(), manager="other")
+    for entry in out["metadata"]["managedFields"]:
+        assert "f:replicas" in entry["fieldsV1"]["f:spec"]
+
+
+def test_conflict_with_update_manager_names_its_api_version() -> None:
+    live = _apply(None, _deploy())
+    edited = copy.deepcopy(live)
+    edited["spec"]["replicas"] = 7
+    edited = record_update(live, edited, manager="kubectl-edit", now="t2")
+    with pytest.raises(ApplyConflict) as err:
+        _apply(edited, _deploy(replicas=2))
+    assert err.value.message == (
+        'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas'
+    )
+
+
+def test_several_conflicts_use_the_plural_message() -> None:
+    live = _apply(None, _deploy())
+    with pytest.raises(ApplyConflict) as err:
+        _apply(live, _deploy(replicas=5, image="web:2"), manager="other")
+    assert err.value.message == (
+        'Apply failed with 2 conflicts: conflicts with "op":\n'
+        "- .spec.replicas\n"
+        '- .spec.template.spec.containers[name="web"].image'
+    )
+    assert len(err.value.conflicts) == 2
+
+
+def test_force_moves_ownership() -> None:
+    live = _apply(None, _deploy())
+    out = _apply(live, _deploy(replicas=5), manager="other", force=True)
+    assert out["spec"]["replicas"] == 5
+    mine = _entries(out)[("op", "Apply")]["fieldsV1"]
+    theirs = _entries(out)[("other", "Apply")]["fieldsV1"]
+    assert "f:replicas" not in mine["f:spec"]
+    assert "f:replicas" in theirs["f:spec"]
+
+
+def test_apply_rejects_managed_fields_in_body() -> None:
+    config = _deploy()
+    config["metadata"]["managedFields"] = [{"manager": "x"}]
+    with pytest.raises(ApplyError, match=r"metadata\.managedFields must be nil"):
+        _apply(None, config)
+
+
+def test_apply_keeps_server_metadata_of_live_object() -> None:
+    live = _apply(None, _deploy())
+    live["metadata"].update(
+        uid="u1", resourceVersion="7", generation=2, creationTimestamp="2024-01-01T00:00:00Z"
+    )
+    config = _deploy(replicas=4)
+    config["metadata"]["uid"] = "other"
+    out = _apply(live, config)
+    assert out["metadata"]["uid"] == "u1"
+    assert out["metadata"]["resourceVersion"] == "7"
+    assert out["metadata"]["generation"] == 2
+
+
+def test_inputs_are_not_mutated() -> None:
+    live = _apply(None, _deploy())
+    live_copy = copy.deepcopy(live)
+    config = _deploy(replicas=9)
+    config_copy = copy.deepcopy(config)
+    _apply(live, config)
+    assert live == live_copy and config == config_copy
+
+
+def test_status_subresource_split() -> None:
+    config = _deploy()
+    config["status"] = {"readyReplicas": 1}
+    main = _apply(None, config, has_status_subresource=True)
+    assert "status" not in main
+    status_cfg = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "status": {"readyReplicas": 2},
+        "spec": {"replicas": 99},
+    }
+    out = _apply(
+        main, status_cfg, manager="ctrl", subresource="status", has_status_subresource=True
+    )
+    assert out["status"] == {"readyReplicas": 2}
+    assert out["spec"]["replicas"] == 2, "spec sent to /status is ignored"
+    entry = _entries(out)[("ctrl", "Apply")]
+    assert entry["subresource"] == "status"
+    assert entry["fieldsV1"] == {"f:status": {"f:readyReplicas": {}}}
+
+
+def test_crd_list_types_from_schema() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "ports": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        "items": {"type": "object"},
+                    },
+                    "tags": {"type": "array", "x-kubernetes-list-type": "set"},
+                    "args": {"type": "array"},
+                },
+            }
+        },
+    }
+    keys = schema_list_keys(schema)
+    base = {"apiVersion": "x.io/v1", "kind": "W", "metadata": {"name": "w"}}
+    a = {**base, "spec": {"ports": [{"name": "a", "port": 1}], "tags": ["x"], "args": ["1"]}}
+    b = {**base, "spec": {"ports": [{"name": "b", "port": 2}], "tags": ["y"]}}
+    live = apply(None, a, manager="a", force=False, list_keys=keys, now="t")
+    out = apply(live, b, manager="b", force=False, list_keys=keys, now="t")
+    assert [p["name"] for p in out["spec"]["ports"]] == ["a", "b"]
+    assert out["spec"]["tags"] == ["x", "y"]
+    assert out["spec"]["args"] == ["1"]
+    with pytest.raises(ApplyConflict) as err:
+        apply(
+            out,
+            {**base, "spec": {"args": ["2"]}},
+            manager="b",
+            force=False,
+            list_keys=keys,
+            now="t",
+        )
+    assert err.value.conflicts == [("a", ".spec.args")], "atomic lists are owned whole"
+
+
+# --------------------------------------------------------------------------------------
+# record_update
+
+
+def test_create_records_all_fields_with_update_operation() -> None:
+    obj = {
+        "apiVersion": "x.io/v1",
+        "kind": "W",
+        "metadata": {"name": "w", "labels": {"a": "1"}},
+        "spec": {"size": 1},
+    }
+    out = record_update(None, obj, manager="kubectl-create", now="t1")
+    [entry] = out["metadata"]["managedFields"]
+    assert entry["operation"] == "Update"
+    assert entry["manager"] == "kubectl-create"
+    assert entry["fieldsV1"] == {
+        "f:metadata": {"f:labels": {".": {}, "f:a": {}}},
+        "f:spec": {".": {}, "f:size": {}},
+    }
+    built = record_update(None, obj, manager="m", now="t1", builtin=True)
+    assert built["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"] == {"f:size": {}}
+
+
+def test_update_takes_changed_fields_from_other_managers() -> None:
+    live = _apply(None, _deploy())
+    changed = copy.deepcopy(live)
+    changed["spec"]["replicas"] = 4
+    out = record_update(live, changed, manager="hpa", now="t2")
+    entries = _entries(out)
+    assert entries[("hpa", "Update")]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert "f:replicas" not in entries[("op", "Apply")]["fieldsV1"]["f:spec"]
+
+
+def test_update_that_changes_nothing_adds_no_entry() -> None:
+    live = _apply(None, _deploy())
+    out = record_update(live, copy.deepcopy(live), manager="noop", now="t2")
+    assert set(_entries(out)) == {("op", "Apply")}
+    assert out["metadata"]["managedFields"] == live["metadata"]["managedFields"]
+
+
+def test_removed_fields_leave_all_sets_and_empty_managers_vanish() -> None:
+    live = _apply(None, _deploy())
+    edited = copy.deepcopy(live)
+    edited["spec"]["replicas"] = 3
+    edited = record_update(live, edited, manager="editor", now="t2")
+    gone = copy.deepcopy(edited)
+    del gone["spec"]["replicas"]
+    out = record_update(edited, gone, manager="cleaner", now="t3")
+    assert ("editor", "Update") not in _entries(out)
+    assert ("cleaner", "Update") not in _entries(out)
+
+
+def test_update_merges_with_previous_set_of_same_manager() -> None:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    first = record_update(None, obj, manager="m", now="t1")
+    second_obj = copy.deepcopy(first)
+    second_obj["data"]["b"] = "2"
+    second = record_update(first, second_obj, manager="m", now="t2")
+    [entry] = second["metadata"]["managedFields"]
+    assert entry["fieldsV1"]["f:data"] == {".": {}, "f:a": {}, "f:b": {}}
+    assert entry["time"] == "t2"
+
+
+def test_reset_managed_fields_with_single_empty_entry() -> None:
+    live = _apply(None, _deploy())
+    new = copy.deepcopy(live)
+    new["metadata"]["managedFields"] = [{}]
+    out = record_update(live, new, manager="m", now="t")
+    assert "managedFields" not in out["metadata"]
+
+
+# --------------------------------------------------------------------------------------
+# properties
+
+_labels = st.dictionaries(
+    st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["1", "2"]), max_size=4
+)
+
+
+def _cm(labels: dict[str, str], data: dict[str, str] | None = None) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "labels": labels},
+    }
+    if data is not None:
+        obj["data"] = data
+    return obj
+
+
+def _cm_apply(
+    live: dict[str, Any] | None, cfg: dict[str, Any], manager: str, force: bool = False
+) -> dict[str, Any]:
+    return apply(
+        live, cfg, manager=manager, force=force, list_keys=ssa_list_keys("", "ConfigMap"), now="t"
+    )
+
+
+@given(_labels, _labels)
+def test_property_apply_converges_to_config(first: dict[str, str], second: dict[str, str]) -> None:
+    """A sole applier's object follows its config exactly, and re-applying is a no-op."""
+    live = _cm_apply(None, _cm(first), "m")
+    out = _cm_apply(live, _cm(second), "m")
+    assert out["metadata"].get("labels", {}) == second
+    assert _cm_apply(out, _cm(second), "m") == out
+
+
+@given(_labels, _labels)
+def test_property_two_managers_conflict_unless_force(a: dict[str, str], b: dict[str, str]) -> None:
+    live = _cm_apply(None, _cm(a), "one")
+    clashing = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+    if clashing:
+        with pytest.raises(ApplyConflict) as err:
+            _cm_apply(live, _cm(b), "two")
+        assert [p for _, p in err.value.conflicts] == [f".metadata.labels.{k}" for k in clashing]
+    out = _cm_apply(live, _cm(b), "two", force=True)
+    assert out["metadata"]["labels"] == {**a, **b}
+
+
+@given(_labels, st.sampled_from(["a", "b", "c", "d"]))
+def test_property_dropped_field_kept_while_shared(labels: dict[str, str], key: str) -> None:
+    labels = {**labels, key: "1"}
+    live = _cm_apply(None, _cm(labels), "one")
+    live = _cm_apply(live, _cm({key: "1"}), "two")
+    dropped = {k: v for k, v in labels.items() if k != key}
+    out = _cm_apply(live, _cm(dropped), "one")
+    assert out["metadata"]["labels"] == labels
