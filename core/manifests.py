@@ -1,0 +1,351 @@
+"""What deploying an operator needs, derived from its definition (pure: no I/O).
+
+``manifests_for(definition, target=...)`` returns, in apply order: the CRD, the
+Namespace the operator runs in (included so the output applies to an empty cluster;
+drop it when the namespace is managed elsewhere), a ServiceAccount, the RBAC that
+grants exactly what kubeplan does with the declared types, its binding(s) and a
+Deployment running ``kubeplan run MODULE:ATTR`` with health probes.
+
+Least privilege, from the declared types and nothing else:
+
+* the parent type: ``get list watch`` (the cache), ``patch update`` (finalizers);
+  ``<plural>/status``: ``get patch update`` (status writes);
+* every child type: ``get list watch create patch update delete`` (plan actions);
+* core ``events``: ``create patch`` (Events on the parent, aggregated by patching);
+* ``coordination.k8s.io`` ``leases``: ``get list watch create update patch``, when
+  leader election (or sharding) is on, granted only in the operator's own namespace.
+
+When the operator is restricted to namespaces (``config.namespaces``) and every
+declared type is namespaced, the grants are a Role + RoleBinding per namespace;
+otherwise one ClusterRole + ClusterRoleBinding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from kubeplan.core.crd import crd_of
+from kubeplan.core.types import K8sType
+
+if TYPE_CHECKING:  # only for annotations: the config module imports nothing of ours back
+    from kubeplan.core.config import OperatorConfig
+    from kubeplan.core.definition import OperatorDefinition
+
+Manifest = dict[str, Any]
+
+PARENT_VERBS = ("get", "list", "watch", "patch", "update")
+STATUS_VERBS = ("get", "patch", "update")
+CHILD_VERBS = ("get", "list", "watch", "create", "patch", "update", "delete")
+EVENT_VERBS = ("create", "patch")
+LEASE_VERBS = ("get", "list", "watch", "create", "update", "patch")
+
+#: the port ``kubeplan run --health-port`` serves /healthz, /readyz and /metrics on
+#: (adapters.settings.RuntimeSettings.health_port has no default, so the Deployment
+#: passes it explicitly)
+HEALTH_PORT = 8080
+#: tells ``kubeplan run`` in the pod whether to take part in Lease-based leader election
+LEADER_ELECTION_ENV = "KUBEPLAN_LEADER_ELECTION"
+DEFAULT_IMAGE = "ghcr.io/kubeplan/operator:latest"
+DEFAULT_NAMESPACE = "kubeplan-system"
+#: the uid the Dockerfile's user has; a numeric uid lets the kubelet verify runAsNonRoot
+RUN_AS_USER = 10001
+DEFAULT_RESOURCES: Mapping[str, Mapping[str, str]] = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+
+_VERB_ORDER = {v: i for i, v in enumerate(
+    ("get", "list", "watch", "create", "update", "patch", "delete")
+)}
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+# --------------------------------------------------------------------------------------
+# RBAC
+
+
+def _grants(config: OperatorConfig) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs, for the parent, its status, children and events."""
+    grants: dict[tuple[str, str], set[str]] = {}
+
+    def add(group: str, resource: str, verbs: Iterable[str]) -> None:
+        grants.setdefault((group, resource), set()).update(verbs)
+
+    parent = config.parent
+    add(parent.group, parent.plural, PARENT_VERBS)
+    add(parent.group, f"{parent.plural}/status", STATUS_VERBS)
+    for child in config.children:
+        add(child.group, child.plural, CHILD_VERBS)
+    add("", "events", EVENT_VERBS)
+    return grants
+
+
+def _rules(grants: Mapping[tuple[str, str], set[str]]) -> list[Manifest]:
+    """PolicyRules: one per (apiGroup, verb set), resources sorted, rules in stable order."""
+    by_group_verbs: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for (group, resource), verbs in grants.items():
+        ordered = tuple(sorted(verbs, key=lambda v: (_VERB_ORDER.get(v, 99), v)))
+        by_group_verbs.setdefault((group, ordered), []).append(resource)
+    return [
+        {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verbs)}
+        for (group, verbs), resources in sorted(by_group_verbs.items())
+    ]
+
+
+def lease_rules() -> list[Manifest]:
+    """The rules leader election (and sharding) needs, in the operator's namespace."""
+    return _rules({("coordination.k8s.io", "leases"): set(LEASE_VERBS)})
+
+
+def rbac_rules(config: OperatorConfig, *, leader_election: bool = True) -> list[Manifest]:
+    """Every PolicyRule the operator needs, grouped by apiGroup and sorted (pure).
+
+    ``manifests_for`` grants the lease rules separately, in the operator's namespace only.
+    """
+    grants = _grants(config)
+    if leader_election:
+        grants[("coordination.k8s.io", "leases")] = set(LEASE_VERBS)
+    return _rules(grants)
+
+
+def _declared_types(config: OperatorConfig) -> list[K8sType]:
+    return [config.parent, *config.children]
+
+
+# --------------------------------------------------------------------------------------
+# the manifests
+
+
+def manifests_for(
+    definition: OperatorDefinition,
+    *,
+    target: str,
+    namespace: str = DEFAULT_NAMESPACE,
+    image: str = DEFAULT_IMAGE,
+    replicas: int = 1,
+    leader_election: bool | None = None,
+    cluster_scoped: bool | None = None,
+    health_port: int = HEALTH_PORT,
+    resources: Mapping[str, Mapping[str, str]] = DEFAULT_RESOURCES,
+    include_namespace: bool = True,
+) -> list[Manifest]:
+    """The objects to apply, in order, to run ``definition`` in a cluster (pure).
+
+    ``target`` is the ``MODULE:ATTR`` the container passes to ``kubeplan run``.
+    ``leader_election`` defaults to ``replicas > 1``. ``cluster_scoped`` forces a
+    ClusterRole (True) or Roles (False); by default Roles are used exactly when the
+    operator is restricted to namespaces and all its types are namespaced.
+    """
+    config = definition.config
+    if replicas < 1:
+        raise ValueError(f"replicas must be at least 1, got {replicas}")
+    if not target or ":" not in target:
+        raise ValueError(f"target must be MODULE:ATTR naming the operator, got {target!r}")
+    _check_dns_label(namespace, "namespace")
+    name = _dns_name(config.name)
+    if leader_election is None:
+        leader_election = replicas > 1
+    if replicas > 1 and not leader_election:
+        raise ValueError(
+            f"{replicas} replicas without leader election would all write the same objects; "
+            "enable leader election or use one replica"
+        )
+    scoped = _use_roles(config, cluster_scoped)
+    labels = {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": "operator",
+        "app.kubernetes.io/managed-by": "kubeplan",
+    }
+    out: list[Manifest] = [crd_of(definition)]
+    if include_namespace:
+        out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    out.append(_meta("v1", "ServiceAccount", name, namespace, labels))
+    out.extend(_rbac(config, name, namespace, labels, scoped=scoped))
+    if leader_election:
+        out.extend(_lease_rbac(name, namespace, labels))
+    out.append(
+        _deployment(
+            name, namespace, labels,
+            target=target, image=image, replicas=replicas,
+            leader_election=leader_election, health_port=health_port, resources=resources,
+        )
+    )
+    return out
+
+
+def _use_roles(config: OperatorConfig, cluster_scoped: bool | None) -> bool:
+    restricted = config.namespaces is not None
+    all_namespaced = all(t.namespaced for t in _declared_types(config))
+    if cluster_scoped is None:
+        return restricted and all_namespaced
+    if not cluster_scoped:
+        if not restricted:
+            raise ValueError(
+                f"operator {config.name!r} watches all namespaces (config.namespaces is None); "
+                "namespaced Roles cannot grant that: use a ClusterRole"
+            )
+        if not all_namespaced:
+            cluster = [str(t) for t in _declared_types(config) if not t.namespaced]
+            raise ValueError(
+                f"operator {config.name!r} manages cluster-scoped types {cluster}; "
+                "only a ClusterRole can grant them"
+            )
+    return not cluster_scoped
+
+
+def _rbac(
+    config: OperatorConfig, name: str, namespace: str, labels: Mapping[str, str], *, scoped: bool
+) -> list[Manifest]:
+    rules = _rules(_grants(config))
+    subject = {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+    if not scoped:
+        role = _meta("rbac.authorization.k8s.io/v1", "ClusterRole", name, None, labels)
+        binding = _meta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name, None, labels)
+        binding["roleRef"] = _role_ref("ClusterRole", name)
+        binding["subjects"] = [subject]
+        return [{**role, "rules": rules}, binding]
+    out: list[Manifest] = []
+    for ns in sorted(config.namespaces or ()):
+        role = _meta("rbac.authorization.k8s.io/v1", "Role", name, ns, labels)
+        binding = _meta("rbac.authorization.k8s.io/v1", "RoleBinding", name, ns, labels)
+        binding["roleRef"] = _role_ref("Role", name)
+        binding["subjects"] = [subject]
+        out += [{**role, "rules": rules}, binding]
+    return out
+
+
+def _lease_rbac(name: str, namespace: str, labels: Mapping[str, str]) -> list[Manifest]:
+    role_name = f"{name}-leader-election"
+    role = _meta("rbac.authorization.k8s.io/v1", "Role", role_name, namespace, labels)
+    binding = _meta("rbac.authorization.k8s.io/v1", "RoleBinding", role_name, namespace, labels)
+    binding["roleRef"] = _role_ref("Role", role_name)
+    binding["subjects"] = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
+    return [{**role, "rules": lease_rules()}, binding]
+
+
+def _role_ref(kind: str, name: str) -> Manifest:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+
+
+def _meta(
+    api_version: str, kind: str, name: str, namespace: str | None, labels: Mapping[str, str]
+) -> Manifest:
+    metadata: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    metadata["labels"] = dict(labels)
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata}
+
+
+def _deployment(
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    *,
+    target: str,
+    image: str,
+    replicas: int,
+    leader_election: bool,
+    health_port: int,
+    resources: Mapping[str, Mapping[str, str]],
+) -> Manifest:
+    selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "operator"}
+    args = [target, "--health-port", str(health_port)]
+
+    def probe(path: str, period: int) -> Manifest:
+        return {
+            "httpGet": {"path": path, "port": "health"},
+            "periodSeconds": period,
+            "timeoutSeconds": 2,
+            "failureThreshold": 3,
+        }
+
+    container: Manifest = {
+        "name": "operator",
+        "image": image,
+        "command": ["kubeplan", "run"],
+        "args": args,
+        "ports": [{"name": "health", "containerPort": health_port, "protocol": "TCP"}],
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {
+                "name": "POD_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            },
+            # read by the runtime's leader election; an env var rather than a flag, so an
+            # image whose `kubeplan run` predates the option still starts
+            {"name": LEADER_ELECTION_ENV, "value": "true" if leader_election else "false"},
+            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
+        ],
+        "livenessProbe": {**probe("/healthz", 10), "initialDelaySeconds": 5},
+        "readinessProbe": probe("/readyz", 5),
+        "resources": {k: dict(v) for k, v in resources.items()},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    return {
+        **_meta("apps/v1", "Deployment", name, namespace, labels),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            # without leader election two pods must never run at once: stop, then start
+            "strategy": {"type": "RollingUpdate" if leader_election else "Recreate"},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "serviceAccountName": name,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUN_AS_USER,
+                        "runAsGroup": RUN_AS_USER,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "terminationGracePeriodSeconds": 40,
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+
+
+def _check_dns_label(value: str, what: str) -> None:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{what} {value!r} is not a DNS label (lower-case letters, digits and '-', "
+            "at most 63 characters, starting and ending with a letter or digit)"
+        )
+
+
+def _dns_name(operator_name: str) -> str:
+    """The operator's name as a Kubernetes object name (``My_Operator`` -> ``my-operator``)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", operator_name.lower()).strip("-")[:63].rstrip("-")
+    if not name:
+        raise ValueError(
+            f"operator name {operator_name!r} has no letters or digits to name its objects"
+        )
+    return name
+
+
+__all__ = [
+    "CHILD_VERBS",
+    "DEFAULT_IMAGE",
+    "DEFAULT_NAMESPACE",
+    "EVENT_VERBS",
+    "HEALTH_PORT",
+    "LEADER_ELECTION_ENV",
+    "LEASE_VERBS",
+    "PARENT_VERBS",
+    "STATUS_VERBS",
+    "lease_rules",
+    "manifests_for",
+    "rbac_rules",
+]

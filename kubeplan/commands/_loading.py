@@ -1,0 +1,100 @@
+"""Finding the operator a ``MODULE:ATTR`` argument names, with errors that say what to fix.
+
+``MODULE`` is a dotted module path (``my_operator.main``) or a Python file
+(``path/to/operator.py``); ``ATTR`` names an ``OperatorDefinition`` in it (dotted
+attributes such as ``operators.widgets`` are followed). The current directory is put on
+``sys.path`` first, as ``python -m`` does, so a module next to the user is found.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from kubeplan.core.definition import OperatorDefinition
+
+
+class LoadError(Exception):
+    """The target could not be loaded; the message says why and what to do."""
+
+
+def load_definition(target: str) -> OperatorDefinition:
+    """The ``OperatorDefinition`` that ``target`` (``MODULE:ATTR``) names."""
+    module_part, sep, attr = target.rpartition(":")
+    if not sep or not module_part or not attr:
+        raise LoadError(
+            f"{target!r} is not MODULE:ATTR; write e.g. 'my_operator:operator' or "
+            "'path/to/operator.py:operator'"
+        )
+    module = _import(module_part)
+    value: object = module
+    for part in attr.split("."):
+        if not hasattr(value, part):
+            raise LoadError(_missing_attribute(module, attr))
+        value = getattr(value, part)
+    if not isinstance(value, OperatorDefinition):
+        raise LoadError(
+            f"{target} is a {type(value).__module__}.{type(value).__qualname__}, not an "
+            "OperatorDefinition; wrap the operator as "
+            "OperatorDefinition(config=OperatorConfig(...), handler=sync, ...) and name that"
+        )
+    return value
+
+
+def _import(module_part: str) -> ModuleType:
+    if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
+        return _import_file(Path(module_part))
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(module_part)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_part.startswith(exc.name):
+            raise LoadError(
+                f"module {module_part!r} was not found (no {exc.name!r} on sys.path: "
+                f"{sys.path}); run from the directory that holds it, set PYTHONPATH, or "
+                "give a file path such as 'path/to/operator.py:ATTR'"
+            ) from exc
+        raise LoadError(f"importing {module_part!r} failed: {exc}") from exc
+    except Exception as exc:
+        raise LoadError(
+            f"importing {module_part!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise LoadError(f"file {str(path)!r} does not exist (looked in {os.getcwd()})")
+    name = f"_kubeplan_target_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise LoadError(f"{str(path)!r} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    # the file's own folder first, so its sibling modules import as they would when run
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise LoadError(f"importing {str(path)!r} raised {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _missing_attribute(module: ModuleType, attr: str) -> str:
+    found = sorted(
+        name for name, value in vars(module).items() if isinstance(value, OperatorDefinition)
+    )
+    hint = (
+        f"its OperatorDefinitions are: {', '.join(found)}"
+        if found
+        else "it defines no OperatorDefinition at module level"
+    )
+    return f"module {module.__name__!r} has no attribute {attr!r}; {hint}"
