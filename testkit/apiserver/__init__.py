@@ -1,0 +1,29 @@
+"""The fake Kubernetes API server: an in-memory store with kube-apiserver semantics.
+
+``FakeApiServer.handle(ApiRequest) -> ApiResponse`` is the single entry point of
+both faces: the in-process client (``server.client()``) and the HTTP server
+(``kubeplan.testkit.apiserver.http``). Test hooks: ``server.faults``, the virtual
+clock, ``server.truncate_event_log()``, ``server.requests`` and ``server.settle()``.
+"""
+
+from kubeplan.testkit.apiserver.clock import Clock, SystemClock, VirtualClock
+from kubeplan.testkit.apiserver.faults import Fault, FaultInjector
+from kubeplan.testkit.apiserver.inproc import InProcessClient
+from kubeplan.testkit.apiserver.registry import Registry, ResourceInfo
+from kubeplan.testkit.apiserver.request import ApiRequest, ApiResponse, RequestRecord
+from kubeplan.testkit.apiserver.server import FakeApiServer
+
+__all__ = [
+    "ApiRequest",
+    "ApiResponse",
+    "Clock",
+    "FakeApiServer",
+    "Fault",
+    "FaultInjector",
+    "InProcessClient",
+    "Registry",
+    "RequestRecord",
+    "ResourceInfo",
+    "SystemClock",
+    "VirtualClock",
+]
