@@ -120,3 +120,20 @@ def error_from_status(
     if retry_after is None and status == 429:
         retry_after = float((body.get("details") or {}).get("retryAfterSeconds") or 1)
     return cls(status, reason, message, body, retry_after)
+
+
+class ConnectionFailed(ApiError):
+    """The API server could not be reached (status 0): refused, reset or DNS failure.
+
+    ``sent`` says whether the request may have reached the server; a write is retried
+    only when it certainly did not.
+    """
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(0, "ConnectionFailed", message)
+        self.sent = sent
+
+
+def is_retryable_read_error(exc: BaseException) -> bool:
+    """Whether an idempotent read that failed with ``exc`` may simply be tried again."""
+    return isinstance(exc, TooManyRequests | ServerError | Timeout | ConnectionFailed)

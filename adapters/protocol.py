@@ -35,7 +35,7 @@ class ApiClient(Protocol):
         continue_: str | None = None,
         resource_version: str | None = None,
     ) -> RawObject:
-        """A raw ``...List`` object: ``items``, ``metadata.resourceVersion``, ``metadata.continue``."""
+        """A raw ``...List``: ``items``, ``metadata.resourceVersion``, ``metadata.continue``."""
         ...
 
     def watch(

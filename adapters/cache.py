@@ -1,0 +1,328 @@
+"""The watch cache: the only reader syncs use (no GET per sync).
+
+One ``WatchCache`` per watched collection (the parent type per namespace, each child
+type cluster-wide with the operator's label selector). Its ``run()`` loop is the
+list-then-watch state machine every informer implements:
+
+1. LIST (paginated) -> replace the store, report the differences as changes, note the
+   list's resourceVersion, mark the cache synced;
+2. WATCH from that resourceVersion with bookmarks; each event updates the store and
+   the resourceVersion to resume from;
+3. the stream ends (server timeout, drop) -> watch again from the last resourceVersion;
+   410 Expired -> relist; an error -> reconnect after a backoff;
+4. no event (not even a bookmark) for ``watch_inactivity_timeout`` -> the stream is
+   considered stalled and restarted. Without this a half-open connection leaves an
+   operator alive but deaf forever (the "zombie operator" bug).
+
+Objects are stored without ``metadata.managedFields`` (about half of an object's size
+and never needed to plan). Children are indexed by their controller owner's uid.
+``observe(obj)`` takes the answer of our own writes, so a sync that runs before the
+watch event arrives already sees them; the watch event carrying the same
+resourceVersion is then not reported again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kubeplan.adapters.backoff import Backoff
+from kubeplan.adapters.errors import ApiError, Gone, error_from_status
+from kubeplan.adapters.metrics import OperatorMetrics
+from kubeplan.adapters.protocol import ApiClient, RawObject
+from kubeplan.adapters.settings import RuntimeSettings
+from kubeplan.core.types import K8sType
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (namespace or "", name)
+#: called with (old, new) after the store changed: new is None on delete, old on add
+ChangeListener = Callable[[RawObject | None, RawObject | None], None]
+
+
+def key_of(obj: RawObject) -> Key:
+    meta = obj.get("metadata") or {}
+    return (meta.get("namespace") or "", meta.get("name") or "")
+
+
+def _rv(obj: RawObject | None) -> int | None:
+    """The resourceVersion as an int, to order our writes against watch events.
+
+    resourceVersions are opaque by contract; every server in practice (etcd revisions,
+    the fake) uses integers. A non-integer makes every comparison say "newer".
+    """
+    if obj is None:
+        return None
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or "")
+    except ValueError:
+        return None
+
+
+def _controller_uid(obj: RawObject) -> str | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+        if ref.get("controller"):
+            return ref.get("uid")
+    return None
+
+
+def strip(obj: RawObject) -> RawObject:
+    """Drop what planning never needs (managedFields), in place."""
+    meta = obj.get("metadata")
+    if meta:
+        meta.pop("managedFields", None)
+    return obj
+
+
+class WatchCache:
+    """An informer for one collection: store, owner index and the list/watch loop."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        type_: K8sType,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        index_label: str | None = None,
+        settings: RuntimeSettings | None = None,
+        listener: ChangeListener | None = None,
+        metrics: OperatorMetrics | None = None,
+    ) -> None:
+        self.client = client
+        self.type = type_
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.index_label = index_label
+        self.settings = settings or RuntimeSettings()
+        self.listener = listener
+        self.metrics = metrics
+        self.synced = asyncio.Event()
+        self.resource_version: str | None = None
+        self.restarts: dict[str, int] = {}
+        self._store: dict[Key, RawObject] = {}
+        self._by_uid: dict[str, Key] = {}
+        self._by_owner: dict[str, set[Key]] = {}
+        self._deleted_rv: dict[Key, int] = {}
+        self._backoff = Backoff(
+            base=self.settings.watch_backoff_base, cap=self.settings.watch_backoff_cap
+        )
+
+    def __repr__(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else ""
+        sel = f" [{self.label_selector}]" if self.label_selector else ""
+        return f"<WatchCache {self.type}{where}{sel}: {len(self._store)} objects>"
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, name: str, namespace: str | None = None) -> RawObject | None:
+        return self._store.get((namespace or "", name))
+
+    def get_by_uid(self, uid: str) -> RawObject | None:
+        key = self._by_uid.get(uid)
+        return self._store.get(key) if key else None
+
+    def owned_by(self, owner_uid: str) -> list[RawObject]:
+        """Objects whose controller ownerReference points at ``owner_uid``, or whose
+        ``index_label`` says so (an object claiming a parent it is not owned by is shown to
+        the planner, which reports it instead of creating over it)."""
+        return [self._store[k] for k in sorted(self._by_owner.get(owner_uid, ()))]
+
+    def __iter__(self) -> Iterator[RawObject]:
+        return iter(list(self._store.values()))
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    # -- our own writes -------------------------------------------------------------------
+
+    def observe(self, obj: RawObject) -> None:
+        """Take the server's answer to one of our writes, unless the cache already holds
+        something newer (the watch got there first). Listeners are not called: the
+        runtime requeues the parent after a sync that wrote."""
+        if not obj.get("metadata", {}).get("name") or not self.type.matches(obj):
+            return
+        key = key_of(obj)
+        new_rv = _rv(obj)
+        if new_rv is not None:
+            known = _rv(self._store.get(key))
+            if known is not None and known >= new_rv:
+                return
+            deleted = self._deleted_rv.get(key)
+            if deleted is not None and deleted >= new_rv:
+                return
+        self._put(key, strip(obj))
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """List, then watch, forever; only cancellation ends it."""
+        need_list = True
+        failures = 0
+        while True:
+            try:
+                if need_list:
+                    await self._list()
+                    need_list = False
+                    failures = 0
+                await self._watch_once()
+                self._restart("closed")
+                failures = 0
+            except Gone:
+                self._restart("expired")
+                need_list = True
+            except TimeoutError:
+                self._restart("stalled")
+                log.warning("%s: watch silent for %ss, restarting it", self,
+                            self.settings.watch_inactivity_timeout)
+            except (ApiError, OSError) as exc:
+                failures += 1
+                self._restart("error")
+                delay = self._backoff.delay(failures)
+                log.warning("%s: %s; retrying in %.1fs", self, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _list(self) -> None:
+        items: list[RawObject] = []
+        continue_: str | None = None
+        while True:
+            page = await self.client.list(
+                self.type, self.namespace, label_selector=self.label_selector,
+                limit=self.settings.list_page_size, continue_=continue_,
+            )
+            for item in page.get("items") or ():
+                # list items may omit kind/apiVersion; watch events and handlers expect them
+                item.setdefault("apiVersion", self.type.api_version)
+                item.setdefault("kind", self.type.kind)
+                items.append(strip(item))
+            meta = page.get("metadata") or {}
+            continue_ = meta.get("continue") or None
+            if not continue_:
+                self.resource_version = meta.get("resourceVersion") or None
+                break
+        fresh = {key_of(item): item for item in items}
+        old_store = self._store
+        self._store, self._by_uid, self._by_owner, self._deleted_rv = {}, {}, {}, {}
+        for key, item in fresh.items():
+            self._put(key, item)
+        for key, item in fresh.items():
+            old = old_store.get(key)
+            if old is None or _rv(old) != _rv(item) or _rv(item) is None:
+                self._notify(old, item)
+        for key, old in old_store.items():
+            if key not in fresh:
+                self._notify(old, None)
+        self._gauge()
+        self.synced.set()
+
+    async def _watch_once(self) -> None:
+        stream = self.client.watch(
+            self.type, self.namespace, label_selector=self.label_selector,
+            resource_version=self.resource_version, allow_bookmarks=True,
+            timeout_seconds=self.settings.watch_timeout_seconds,
+        )
+        inactivity = self.settings.watch_inactivity_timeout
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+            while True:
+                try:
+                    async with asyncio.timeout(inactivity):
+                        event = await anext(stream)
+                except StopAsyncIteration:
+                    return
+                self._apply(event)
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        obj = event.get("object") or {}
+        if kind == "ERROR":
+            raise error_from_status(int(obj.get("code") or 500), obj)
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if kind == "BOOKMARK":
+            if rv:
+                self.resource_version = rv
+            return
+        if kind not in ("ADDED", "MODIFIED", "DELETED"):
+            log.warning("%s: ignoring watch event of type %r", self, kind)
+            return
+        strip(obj)
+        key = key_of(obj)
+        old = self._store.get(key)
+        if kind == "DELETED":
+            self._remove(key)
+            new_rv = _rv(obj)
+            if new_rv is not None:
+                self._deleted_rv[key] = new_rv
+            if old is not None:
+                self._notify(old, None)
+        else:
+            self._put(key, obj)
+            # the answer of our own write was stored already: nothing new to report
+            if old is None or _rv(old) != _rv(obj) or _rv(obj) is None:
+                self._notify(old, obj)
+        if rv:
+            self.resource_version = rv
+        self._gauge()
+
+    # -- store bookkeeping ----------------------------------------------------------------
+
+    def _put(self, key: Key, obj: RawObject) -> None:
+        old = self._store.get(key)
+        if old is not None:
+            self._unindex(key, old)
+        self._store[key] = obj
+        self._deleted_rv.pop(key, None)
+        uid = (obj.get("metadata") or {}).get("uid")
+        if uid:
+            self._by_uid[uid] = key
+        for owner in self._owners(obj):
+            self._by_owner.setdefault(owner, set()).add(key)
+
+    def _owners(self, obj: RawObject) -> set[str]:
+        owners = set()
+        controller = _controller_uid(obj)
+        if controller:
+            owners.add(controller)
+        if self.index_label:
+            labelled = ((obj.get("metadata") or {}).get("labels") or {}).get(self.index_label)
+            if labelled:
+                owners.add(labelled)
+        return owners
+
+    def _remove(self, key: Key) -> None:
+        old = self._store.pop(key, None)
+        if old is not None:
+            self._unindex(key, old)
+
+    def _unindex(self, key: Key, obj: RawObject) -> None:
+        uid = (obj.get("metadata") or {}).get("uid")
+        if uid and self._by_uid.get(uid) == key:
+            del self._by_uid[uid]
+        for owner in self._owners(obj):
+            keys = self._by_owner.get(owner)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_owner[owner]
+
+    def _notify(self, old: RawObject | None, new: RawObject | None) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(old, new)
+            except Exception:  # a listener bug must not kill the watch
+                log.exception("%s: change listener failed", self)
+
+    def _restart(self, reason: str) -> None:
+        self.restarts[reason] = self.restarts.get(reason, 0) + 1
+        if self.metrics is not None:
+            self.metrics.watch_restarts.labels(
+                self.metrics.operator, self.type.key, reason
+            ).inc()
+
+    def _gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.cached_objects.labels(self.metrics.operator, self.type.key).set(
+                len(self._store)
+            )

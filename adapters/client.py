@@ -1,0 +1,437 @@
+"""``KubeClient``: the ``ApiClient`` protocol over kubernetes_asyncio, in raw JSON.
+
+kubernetes_asyncio gives us configuration (kubeconfig with contexts, exec and OIDC auth,
+in-cluster service account), TLS and the aiohttp connection pool. We do not use its
+generated API classes:
+
+* decoding into typed models costs ~20x more than ``orjson.loads`` into dicts, and the
+  rest of kubeplan works on raw dicts anyway;
+* its patch methods guess the content type from the body (a dict becomes a strategic
+  merge patch, or a JSON patch for custom objects); every request here names its
+  content type explicitly;
+* its watch reconnects with a stale resourceVersion and does not relist; the watch
+  cache (``adapters.cache``) owns that logic, so ``watch`` here is one plain request.
+
+Retries: idempotent reads (get, list, the start of a watch) are retried with
+exponential backoff on 429, 5xx, timeouts and connection failures, honouring
+``Retry-After``. Writes are retried only when the server certainly did not act on them:
+a 429 (rejected by flow control before execution) or a connection that was never
+established. Any other failed write is raised: the runtime re-plans from fresh state
+instead of repeating a request whose outcome it does not know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from kubeplan.adapters.backoff import Backoff
+from kubeplan.adapters.errors import (
+    ApiError,
+    ConnectionFailed,
+    Timeout,
+    TooManyRequests,
+    error_from_status,
+    is_retryable_read_error,
+)
+from kubeplan.adapters.protocol import PatchType, PropagationPolicy, RawObject
+from kubeplan.core.types import K8sType
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+
+JSON = "application/json"
+CONTENT_TYPES: dict[str, str] = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",  # JSON is YAML; the server accepts it
+}
+
+#: observer of every request: (verb, status code or 0 for a transport failure)
+RequestObserver = Callable[[str, int], None]
+
+
+class KubeClient:
+    """Async raw-JSON access to any resource type; implements ``protocol.ApiClient``.
+
+    Build it with ``await KubeClient.from_config()`` (kubeconfig, else in-cluster),
+    ``await KubeClient.from_kubeconfig(path, context)`` or ``KubeClient.in_cluster()``,
+    or wrap an existing ``kubernetes_asyncio.client.ApiClient``. ``close()`` closes the
+    connection pool.
+    """
+
+    def __init__(
+        self,
+        api_client: k8s_client.ApiClient,
+        *,
+        request_timeout: float = 60.0,
+        read_attempts: int = 5,
+        write_attempts: int = 3,
+        backoff: Backoff | None = None,
+        max_retry_after: float = 60.0,
+        user_agent: str = "kubeplan",
+    ) -> None:
+        self.api_client = api_client
+        self.request_timeout = request_timeout
+        self.read_attempts = read_attempts
+        self.write_attempts = write_attempts
+        self.backoff = backoff or Backoff(base=0.2, cap=10.0)
+        self.max_retry_after = max_retry_after
+        self.user_agent = user_agent
+        self.observers: list[RequestObserver] = []
+        self._host = api_client.configuration.host.rstrip("/")
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    async def from_kubeconfig(
+        cls, path: str | os.PathLike[str] | None = None, context: str | None = None, **kw: Any
+    ) -> KubeClient:
+        """From a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``)."""
+        configuration = k8s_client.Configuration()
+        await k8s_config.load_kube_config(
+            config_file=str(path) if path is not None else None,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+        return cls(k8s_client.ApiClient(configuration), **kw)
+
+    @classmethod
+    def in_cluster(cls, **kw: Any) -> KubeClient:
+        """From the pod's service account (token, CA and ``KUBERNETES_SERVICE_HOST``)."""
+        configuration = k8s_client.Configuration()
+        k8s_config.load_incluster_config(client_configuration=configuration)
+        return cls(k8s_client.ApiClient(configuration), **kw)
+
+    @classmethod
+    async def from_config(
+        cls, kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None,
+        **kw: Any,
+    ) -> KubeClient:
+        """Auto-detect: an explicit kubeconfig or context, else in-cluster when running in a
+        pod, else the default kubeconfig."""
+        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return cls.in_cluster(**kw)
+        if kubeconfig is None and not os.environ.get("KUBECONFIG"):
+            default = Path.home() / ".kube" / "config"
+            if not default.exists():
+                raise FileNotFoundError(
+                    "no Kubernetes configuration found: pass --kubeconfig, set KUBECONFIG, "
+                    f"create {default} or run inside a pod with a service account"
+                )
+        return await cls.from_kubeconfig(kubeconfig, context, **kw)
+
+    @classmethod
+    def for_url(cls, url: str, *, token: str | None = None, verify_ssl: bool = True,
+                **kw: Any) -> KubeClient:
+        """Point at a server URL directly (tests, the embedded fake API server)."""
+        configuration = k8s_client.Configuration(host=url)
+        configuration.verify_ssl = verify_ssl
+        if token:
+            configuration.api_key = {"BearerToken": token}
+            configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        return cls(k8s_client.ApiClient(configuration), **kw)
+
+    async def close(self) -> None:
+        await self.api_client.close()
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def get(self, type_: K8sType, name: str, namespace: str | None = None) -> RawObject:
+        return await self._call("get", "GET", type_.path(namespace, name))
+
+    async def list(
+        self,
+        type_: K8sType,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+        resource_version: str | None = None,
+    ) -> RawObject:
+        query = _query(
+            labelSelector=label_selector, fieldSelector=field_selector, limit=limit,
+            resourceVersion=resource_version,
+        )
+        if continue_:
+            query.append(("continue", continue_))
+        return await self._call("list", "GET", type_.path(namespace), query=query)
+
+    async def watch(
+        self,
+        type_: K8sType,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        allow_bookmarks: bool = True,
+        timeout_seconds: int | None = None,
+    ) -> AsyncIterator[RawObject]:
+        """Raw watch events, one per line of the chunked response, until the server ends
+        the stream. Starting the watch is retried like a read; the stream is not resumed
+        (the cache decides from which resourceVersion to resume or whether to relist)."""
+        query = _query(
+            watch="true", labelSelector=label_selector, fieldSelector=field_selector,
+            resourceVersion=resource_version, timeoutSeconds=timeout_seconds,
+            allowWatchBookmarks="true" if allow_bookmarks else None,
+        )
+        # no read timeout: the cache detects a stalled stream with its inactivity timeout
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout)
+        response = await self._send_retrying(
+            "watch", "GET", type_.path(namespace), query, None, None, timeout, retry=True,
+        )
+        try:
+            while True:
+                line = await response.content.readline()
+                if not line:
+                    return
+                line = line.strip()
+                if line:
+                    yield orjson.loads(line)
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise ConnectionFailed(f"watch of {type_} interrupted: {exc}") from exc
+        finally:
+            response.release()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def create(
+        self, type_: K8sType, obj: RawObject, *, namespace: str | None = None,
+        dry_run: bool = False,
+    ) -> RawObject:
+        namespace = namespace or obj.get("metadata", {}).get("namespace")
+        return await self._call(
+            "create", "POST", type_.path(namespace), body=obj, write=True,
+            query=_query(dryRun="All" if dry_run else None),
+        )
+
+    async def replace(self, type_: K8sType, obj: RawObject, *, dry_run: bool = False) -> RawObject:
+        meta = obj.get("metadata", {})
+        return await self._call(
+            "update", "PUT", type_.path(meta.get("namespace"), meta["name"]), body=obj,
+            write=True, query=_query(dryRun="All" if dry_run else None),
+        )
+
+    async def apply(
+        self,
+        type_: K8sType,
+        obj: RawObject,
+        *,
+        field_manager: str,
+        force: bool = True,
+        dry_run: bool = False,
+        subresource: str | None = None,
+    ) -> RawObject:
+        meta = obj.get("metadata", {})
+        path = type_.path(meta.get("namespace"), meta["name"])
+        if subresource:
+            path += f"/{subresource}"
+        query = _query(
+            fieldManager=field_manager, force="true" if force else None,
+            dryRun="All" if dry_run else None,
+        )
+        return await self._call(
+            "apply", "PATCH", path, body=obj, content_type=CONTENT_TYPES["apply"],
+            query=query, write=True,
+        )
+
+    async def patch(
+        self,
+        type_: K8sType,
+        name: str,
+        patch: Any,
+        *,
+        namespace: str | None = None,
+        patch_type: PatchType = "merge",
+        field_manager: str | None = None,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> RawObject:
+        path = type_.path(namespace, name)
+        if subresource:
+            path += f"/{subresource}"
+        query = _query(fieldManager=field_manager, dryRun="All" if dry_run else None)
+        return await self._call(
+            "apply" if patch_type == "apply" else "patch", "PATCH", path, body=patch,
+            content_type=CONTENT_TYPES[patch_type], query=query, write=True,
+        )
+
+    async def replace_status(self, type_: K8sType, obj: RawObject) -> RawObject:
+        meta = obj.get("metadata", {})
+        path = type_.path(meta.get("namespace"), meta["name"]) + "/status"
+        return await self._call("update", "PUT", path, body=obj, write=True)
+
+    async def delete(
+        self,
+        type_: K8sType,
+        name: str,
+        namespace: str | None = None,
+        *,
+        uid: str | None = None,
+        resource_version: str | None = None,
+        propagation_policy: PropagationPolicy | None = None,
+        dry_run: bool = False,
+    ) -> RawObject:
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        preconditions = {
+            k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v
+        }
+        if preconditions:
+            options["preconditions"] = preconditions
+        if propagation_policy:
+            options["propagationPolicy"] = propagation_policy
+        if dry_run:
+            options["dryRun"] = ["All"]
+        return await self._call(
+            "delete", "DELETE", type_.path(namespace, name), body=options, write=True
+        )
+
+    # -- transport ------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        write: bool = False,
+    ) -> RawObject:
+        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        data = orjson.dumps(body) if body is not None else None
+        response = await self._send_retrying(
+            verb, method, path, query or [], data, content_type or JSON, timeout,
+            retry=not write,
+        )
+        try:
+            payload = await response.read()
+        except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+            raise ConnectionFailed(f"{method} {path}: reading the answer failed: {exc}") from exc
+        finally:
+            response.release()
+        return orjson.loads(payload) if payload else {}
+
+    async def _send_retrying(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        data: bytes | None,
+        content_type: str | None,
+        timeout: aiohttp.ClientTimeout,
+        *,
+        retry: bool,
+    ) -> aiohttp.ClientResponse:
+        attempts = self.read_attempts if retry else self.write_attempts
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._send(verb, method, path, query, data, content_type, timeout)
+            except ApiError as exc:
+                if attempt >= attempts or not self._may_retry(exc, idempotent=retry):
+                    raise
+                delay = self.backoff.delay(attempt)
+                if exc.retry_after is not None:
+                    delay = min(max(exc.retry_after, 0.0), self.max_retry_after)
+                await asyncio.sleep(delay)
+
+    @staticmethod
+    def _may_retry(exc: ApiError, *, idempotent: bool) -> bool:
+        if idempotent:
+            return is_retryable_read_error(exc)
+        # a write is repeated only if the server certainly did not act on it
+        if isinstance(exc, TooManyRequests):
+            return True
+        return isinstance(exc, ConnectionFailed) and not exc.sent
+
+    async def _send(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        data: bytes | None,
+        content_type: str | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        headers = {"Accept": JSON, "User-Agent": self.user_agent}
+        if data is not None and content_type:
+            headers["Content-Type"] = content_type
+        query = list(query)
+        # bearer tokens (static, exec plugins, OIDC refresh) come from the configuration
+        await self.api_client.update_params_for_auth(headers, query, ["BearerToken"])
+        rest = self.api_client.rest_client
+        kwargs: dict[str, Any] = {}
+        if rest.proxy:
+            kwargs["proxy"] = rest.proxy
+        if rest.proxy_headers:
+            kwargs["proxy_headers"] = rest.proxy_headers
+        if rest.server_hostname:
+            kwargs["server_hostname"] = rest.server_hostname
+        try:
+            response = await rest.pool_manager.request(
+                method, self._host + path, params=query or None, data=data, headers=headers,
+                timeout=timeout, **kwargs,
+            )
+        except aiohttp.ClientConnectorError as exc:
+            self._observe(verb, 0)
+            raise ConnectionFailed(f"{method} {path}: {exc}", sent=False) from exc
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            self._observe(verb, 0)
+            raise ConnectionFailed(f"{method} {path}: {exc}") from exc
+        except TimeoutError as exc:
+            self._observe(verb, 504)
+            raise Timeout(504, "Timeout", f"{method} {path}: no answer in time") from exc
+        self._observe(verb, response.status)
+        if response.status < 300:
+            return response
+        try:
+            payload = await response.read()
+        except (aiohttp.ClientError, ConnectionError, TimeoutError):
+            payload = b""
+        finally:
+            response.release()
+        raise _error(response.status, payload, response.headers.get("Retry-After"))
+
+    def _observe(self, verb: str, code: int) -> None:
+        for observer in self.observers:
+            observer(verb, code)
+
+
+def _query(**params: Any) -> list[tuple[str, str]]:
+    return [(key, str(value)) for key, value in params.items() if value is not None]
+
+
+def _error(status: int, payload: bytes, retry_after_header: str | None) -> ApiError:
+    try:
+        body = orjson.loads(payload) if payload else {}
+    except orjson.JSONDecodeError:
+        body = {"message": payload.decode("utf-8", "replace")[:500]}
+    if not isinstance(body, dict):
+        body = {"message": str(body)[:500]}
+    retry_after: float | None = None
+    if retry_after_header:
+        try:
+            retry_after = float(retry_after_header)
+        except ValueError:
+            retry_after = None
+    return error_from_status(status, body, retry_after)

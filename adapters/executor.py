@@ -1,0 +1,374 @@
+"""Runs a ``Plan`` through an ``ApiClient``: the only place where kubeplan writes.
+
+Each action becomes one request, in the plan's order. A failed action does not stop
+the others (a broken Service must not keep a Deployment from being updated); failures
+are collected, reported on the parent as a ``Synced=False`` condition and a Warning
+Event, and the runtime retries the parent with backoff. No write is ever repeated here:
+the next sync re-plans from fresh state.
+
+How each action is written, and why:
+
+* ``Create``: a GET, then server-side apply. The apply (not a POST) matters: fields are
+  removed by a later apply only if the same manager *applied* them, and a POST records
+  its fields under an "Update" entry that no apply ever removes, so a field the user
+  drops would stay forever. The GET matters because an apply on a name held by someone
+  else's object would merge into it and take it over: an existing object is ours (the
+  cache was behind: requeue) or foreign (a name clash, reported and left alone). The
+  window between the GET and the apply is the one place a concurrent create by someone
+  else could be merged into; a foreign object with a controller is still safe (the
+  server refuses a second controller reference).
+* ``Replace``: server-side apply with the operator's field manager and ``force=true``,
+  carrying the observed resourceVersion as a precondition: fields others set survive,
+  fields the user dropped disappear, and a change made since the snapshot gives 409.
+* ``Recreate`` / ``Delete``: DELETE with a uid precondition (never delete a successor
+  that reuses the name); a recreated child is created by a later sync, once the delete
+  has been observed.
+* ``UpdateStatus``: a JSON merge patch ``{"status": patch}`` to ``/status``. The planner
+  computes the patch with explicit nulls for removed fields, so removals are written
+  without sending (and racing on) the whole object; ``metadata.resourceVersion`` in the
+  patch makes it conditional on the snapshot the status was computed from.
+* ``AddFinalizer`` / ``RemoveFinalizer``: a merge patch of ``metadata.finalizers`` with a
+  resourceVersion precondition, so another controller's concurrent finalizer edit is
+  never lost (a merge patch replaces the whole list).
+
+Any 409 makes ``ExecutionResult.conflict`` true: the runtime syncs the parent again at
+once, from the state the watch brings in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+from kubeplan.adapters.errors import AlreadyExists, ApiError, Conflict, NotFound
+from kubeplan.adapters.events import EventRecorder
+from kubeplan.adapters.metrics import OperatorMetrics
+from kubeplan.adapters.protocol import ApiClient, RawObject
+from kubeplan.core import objects
+from kubeplan.core import plan as plans
+from kubeplan.core.config import OperatorConfig
+from kubeplan.core.memo import ApplyMemo
+from kubeplan.core.status import CONDITION_SYNCED, REASON_CHILD_CONFLICT, with_condition
+from kubeplan.core.types import K8sType
+
+log = logging.getLogger(__name__)
+
+#: receives every object a write returned (the runtime feeds it to the watch caches)
+WriteObserver = Callable[[K8sType, RawObject], None]
+
+
+@attrs.frozen
+class ActionFailure:
+    """One action that failed, with a message a user can act on."""
+
+    action: Any
+    error: BaseException
+    reason: str
+    message: str
+
+
+@attrs.frozen
+class ExecutionResult:
+    """What running a plan did.
+
+    ``memo_updates`` are this run's changes to the apply memo, as functions: the runtime
+    applies them to its *current* memo (other parents' syncs ran meanwhile, so returning
+    a whole memo derived from the one this sync started with would lose their writes).
+    ``conflict`` asks for an immediate requeue; ``wrote_children`` says a child was
+    written; ``parent`` is the newest parent this run saw (after status and finalizer
+    writes), None if it is gone. ``foreign`` are objects found holding a desired child's
+    name without being ours: the runtime shows them to the planner on the next syncs, so
+    the clash is reported from planning (one stable status) instead of by a failed create.
+    """
+
+    memo_updates: tuple[Callable[[ApplyMemo], ApplyMemo], ...] = ()
+    failures: tuple[ActionFailure, ...] = ()
+    conflict: bool = False
+    wrote_children: bool = False
+    parent: RawObject | None = None
+    foreign: tuple[tuple[K8sType, RawObject], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def apply_to(self, memo: ApplyMemo) -> ApplyMemo:
+        for update in self.memo_updates:
+            memo = update(memo)
+        return memo
+
+
+def _describe(ref: Any) -> str:
+    where = f"{ref.namespace}/" if getattr(ref, "namespace", None) else ""
+    return f"{ref.type.kind} {where}{ref.name}"
+
+
+def _with_rv(obj: RawObject, resource_version: str | None) -> RawObject:
+    if not resource_version:
+        return obj
+    meta = dict(obj.get("metadata") or {})
+    meta["resourceVersion"] = resource_version
+    return {**obj, "metadata": meta}
+
+
+class Executor:
+    """Executes plans for one operator."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        config: OperatorConfig,
+        *,
+        recorder: EventRecorder | None = None,
+        observe: WriteObserver | None = None,
+        metrics: OperatorMetrics | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.recorder = recorder
+        self.observe = observe or (lambda _type, _obj: None)
+        self.metrics = metrics
+        self.wall_clock = wall_clock
+
+    async def execute(self, plan: plans.Plan, parent: RawObject) -> ExecutionResult:
+        run = _Run(self, parent)
+        for action in plan.actions:
+            await run.action(action)
+        await run.report(plan)
+        return ExecutionResult(
+            memo_updates=tuple(run.memo_updates), failures=tuple(run.failures),
+            conflict=run.conflict, wrote_children=run.wrote_children, parent=run.parent,
+            foreign=tuple(run.foreign),
+        )
+
+
+class _Run:
+    """The mutable state of one plan execution (kept off the long-lived Executor)."""
+
+    def __init__(self, executor: Executor, parent: RawObject) -> None:
+        self.x = executor
+        self.parent: RawObject | None = parent
+        self.parent_uid = objects.uid_of(parent)
+        self.memo_updates: list[Callable[[ApplyMemo], ApplyMemo]] = []
+        self.failures: list[ActionFailure] = []
+        self.conflict = False
+        self.wrote_children = False
+        self.foreign: list[tuple[K8sType, RawObject]] = []
+        self.wrote_parent = False
+        self.done: dict[str, list[str]] = {}  # event reason -> children described
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    async def action(self, action: Any) -> None:
+        name = type(action).__name__
+        handler = getattr(self, f"_{name.lower()}", None)
+        if handler is None:
+            raise TypeError(f"the executor does not know the plan action {name}")
+        try:
+            await handler(action)
+            result = "ok"
+        except Conflict as exc:
+            log.info("%s: conflict, will sync again: %s", _describe(action.ref), exc.message)
+            self.conflict = True
+            result = "conflict"
+        except ApiError as exc:
+            self.fail(action, exc, f"{name}Failed",
+                      f"{name.lower()} of {_describe(action.ref)} failed: {exc}")
+            uid = getattr(action.ref, "uid", None)
+            if uid and action.ref.type != self.x.config.parent:
+                # the write may or may not have happened: its memo entry is no longer true
+                self.memo_updates.append(lambda memo: memo.forget(uid))
+            result = "error"
+        if self.x.metrics is not None:
+            self.x.metrics.actions.labels(self.x.metrics.operator, name, result).inc()
+
+    def fail(self, action: Any, error: BaseException, reason: str, message: str) -> None:
+        log.warning("%s", message)
+        self.failures.append(ActionFailure(action, error, reason, message))
+
+    def _child_written(self, type_: K8sType, sent: RawObject, returned: RawObject) -> None:
+        self.memo_updates.append(lambda memo: memo.record_write(sent, returned))
+        self.x.observe(type_, returned)
+        self.wrote_children = True
+
+    def _parent_written(self, returned: RawObject) -> None:
+        if returned.get("kind") == "Status":  # a delete completed: the parent is gone
+            self.parent = None
+            return
+        self.parent = returned
+        self.x.observe(self.x.config.parent, returned)
+
+    # -- children -------------------------------------------------------------------------
+
+    async def _create(self, action: plans.Create) -> None:
+        ref = action.ref
+        try:
+            existing = await self.x.client.get(ref.type, ref.name, ref.namespace)
+        except NotFound:
+            existing = None
+        if existing is not None:
+            self._exists(action, existing)
+            return
+        returned = await self.x.client.apply(
+            ref.type, action.obj, field_manager=self.x.config.field_manager, force=True
+        )
+        self._child_written(ref.type, action.obj, returned)
+        self.done.setdefault("Created", []).append(_describe(ref))
+
+    def _exists(self, action: plans.Create, existing: RawObject) -> None:
+        ref = action.ref
+        if objects.is_owned_by(existing, self.parent_uid):
+            self.x.observe(ref.type, existing)
+            self.conflict = True  # ours already; the cache was behind
+            return
+        self.foreign.append((ref.type, existing))
+        owner = objects.controller_ref_of(existing)
+        held_by = (
+            f"it is controlled by {owner.get('kind')} {owner.get('name')}" if owner
+            else "it has no controller"
+        )
+        self.fail(
+            action, AlreadyExists(409, "AlreadyExists", held_by), REASON_CHILD_CONFLICT,
+            f"cannot create {_describe(ref)}: an object with that name already exists and "
+            f"{held_by}; kubeplan leaves it alone. Rename the child or delete that object.",
+        )
+
+    async def _replace(self, action: plans.Replace) -> None:
+        ref = action.ref
+        sent = _with_rv(action.obj, action.resource_version)
+        try:
+            returned = await self.x.client.apply(
+                ref.type, sent, field_manager=self.x.config.field_manager, force=True
+            )
+        except NotFound:
+            self.conflict = True  # deleted meanwhile: a later sync creates it
+            return
+        self._child_written(ref.type, action.obj, returned)
+        self.done.setdefault("Updated", []).append(_describe(ref))
+
+    async def _recreate(self, action: plans.Recreate) -> None:
+        await self._delete_child(action, "Recreating")
+
+    async def _delete(self, action: plans.Delete) -> None:
+        await self._delete_child(action, "Deleted")
+
+    async def _delete_child(self, action: Any, reason: str) -> None:
+        ref = action.ref
+        with contextlib.suppress(NotFound):  # already gone: the goal of a delete
+            await self.x.client.delete(
+                ref.type, ref.name, ref.namespace, uid=ref.uid, propagation_policy="Background"
+            )
+        uid = ref.uid
+        if uid:
+            self.memo_updates.append(lambda memo: memo.forget(uid))
+        self.wrote_children = True
+        self.done.setdefault(reason, []).append(_describe(ref))
+
+    # -- the parent -----------------------------------------------------------------------
+
+    def _parent_rv(self, planned: str | None) -> str | None:
+        """The precondition for a parent write: our own previous write's resourceVersion
+        if this run wrote the parent already, else the snapshot's."""
+        if self.parent is not None and self.wrote_parent:
+            return objects.resource_version_of(self.parent)
+        return planned
+
+    async def _updatestatus(self, action: plans.UpdateStatus) -> None:
+        ref = action.ref
+        body: dict[str, Any] = {"status": action.patch}
+        rv = self._parent_rv(action.resource_version)
+        if rv:
+            body["metadata"] = {"resourceVersion": rv}
+        returned = await self.x.client.patch(
+            ref.type, ref.name, body, namespace=ref.namespace, patch_type="merge",
+            subresource="status",
+        )
+        self._parent_written(returned)
+        self.wrote_parent = True
+
+    async def _addfinalizer(self, action: plans.AddFinalizer) -> None:
+        await self._finalizers(action, add=True)
+
+    async def _removefinalizer(self, action: plans.RemoveFinalizer) -> None:
+        await self._finalizers(action, add=False)
+
+    async def _finalizers(self, action: Any, *, add: bool) -> None:
+        ref = action.ref
+        current = list(((self.parent or {}).get("metadata") or {}).get("finalizers") or [])
+        if (action.finalizer in current) == add:
+            return
+        wanted = list(action.finalizers) if action.finalizers else (
+            [*current, action.finalizer] if add
+            else [f for f in current if f != action.finalizer]
+        )
+        meta: dict[str, Any] = {"finalizers": wanted}
+        rv = self._parent_rv(action.resource_version or objects.resource_version_of(self.parent))
+        if rv:
+            meta["resourceVersion"] = rv
+        try:
+            returned = await self.x.client.patch(
+                ref.type, ref.name, {"metadata": meta}, namespace=ref.namespace,
+                patch_type="merge",
+            )
+        except NotFound:
+            if add:
+                raise
+            self.parent = None  # removing our finalizer let the deletion complete
+            return
+        self._parent_written(returned)
+        self.wrote_parent = True
+
+    # -- reporting ------------------------------------------------------------------------
+
+    async def report(self, plan: plans.Plan) -> None:
+        """Post Events for what was done, and report failures on the parent."""
+        recorder = self.x.recorder
+        parent = self.parent
+        if recorder is not None and parent is not None:
+            for reason, described in self.done.items():
+                await recorder.post(parent, "Normal", reason, _summary(reason, described))
+            if plan.error:
+                await recorder.post(parent, "Warning", "SyncFailed", str(plan.error))
+            elif plan.problems:
+                await recorder.post(parent, "Warning", REASON_CHILD_CONFLICT,
+                                    "; ".join(plan.problems))
+        if self.failures:
+            await self._report_failures()
+
+    async def _report_failures(self) -> None:
+        parent = self.parent
+        if parent is None:
+            return
+        clash = any(f.reason == REASON_CHILD_CONFLICT for f in self.failures)
+        reason = REASON_CHILD_CONFLICT if clash else "ActionsFailed"
+        message = "; ".join(f.message for f in self.failures)
+        if self.x.recorder is not None:
+            await self.x.recorder.post(parent, "Warning", reason, message)
+        previous = dict(parent.get("status") or {})
+        status = with_condition(
+            previous, CONDITION_SYNCED, "False", reason, message, self.x.wall_clock(), previous,
+            observed_generation=objects.generation_of(parent),
+        )
+        conditions = (status or {}).get("conditions")
+        if conditions == previous.get("conditions"):
+            return
+        try:
+            returned = await self.x.client.patch(
+                self.x.config.parent, objects.name_of(parent),
+                {"status": {"conditions": conditions}},
+                namespace=objects.namespace_of(parent), patch_type="merge", subresource="status",
+            )
+            self._parent_written(returned)
+        except ApiError as exc:
+            log.warning("could not report failures on %s: %s", objects.name_of(parent), exc)
+
+
+def _summary(reason: str, described: list[str]) -> str:
+    shown = ", ".join(described[:10])
+    more = f" and {len(described) - 10} more" if len(described) > 10 else ""
+    return f"{reason.lower()} {shown}{more}"

@@ -1,0 +1,53 @@
+"""Runtime settings: every knob of the adapters in one frozen value.
+
+Defaults follow the controller world (see the performance anchors): a 10-minute full
+resync (controller-runtime uses 10 h, but a level-based operator that cannot see every
+external change benefits from a shorter one; a resync with nothing changed makes no
+write), client-go's per-item backoff shape (exponential, capped), kopf's 70 s watch
+inactivity timeout (the API server sends a bookmark about once a minute, so a silent
+stream for longer than that is stalled), and controller-runtime's 30 s graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+def _positive(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"RuntimeSettings.{attribute.name} must be > 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeSettings:
+    """How an ``Operator`` runs. All durations are in seconds."""
+
+    #: syncs running at once (different parents; one parent never syncs twice at once)
+    workers: int = attrs.field(default=4, validator=_positive)
+    #: every parent is synced again after this long even if nothing changed (None: never)
+    resync_period: float | None = attrs.field(default=600.0, validator=_positive)
+    #: a sync (handler + plan execution) taking longer is cancelled and retried with backoff
+    sync_timeout: float = attrs.field(default=60.0, validator=_positive)
+    #: per-parent backoff after a failed sync: base * 2**(failures-1), capped, with jitter
+    backoff_base: float = attrs.field(default=0.5, validator=_positive)
+    backoff_cap: float = attrs.field(default=300.0, validator=_positive)
+    #: jitter as a fraction of the delay (0.2: the delay is scaled by a factor in [0.8, 1.2])
+    backoff_jitter: float = 0.2
+    #: a watch stream silent for this long is considered stalled and restarted
+    watch_inactivity_timeout: float = attrs.field(default=70.0, validator=_positive)
+    #: ``timeoutSeconds`` asked of the server for each watch request
+    watch_timeout_seconds: int = attrs.field(default=300, validator=_positive)
+    #: reconnect backoff of the watch after an error
+    watch_backoff_base: float = attrs.field(default=0.2, validator=_positive)
+    watch_backoff_cap: float = attrs.field(default=30.0, validator=_positive)
+    #: page size of the initial LIST (None: one request)
+    list_page_size: int | None = 500
+    #: on stop, in-flight syncs get this long to finish before they are cancelled
+    grace_period: float = attrs.field(default=30.0, validator=_positive)
+    #: the /healthz /readyz /metrics endpoint (None: not served; 0: any free port)
+    health_port: int | None = None
+    health_host: str = "0.0.0.0"
+    #: post Kubernetes Events on the parent
+    post_events: bool = True
+    #: identical Events on the same parent within this window update one Event's count
+    event_aggregation_window: float = attrs.field(default=600.0, validator=_positive)
