@@ -49,6 +49,13 @@ def decode_json(body: bytes) -> Any:
 
 def decode_yaml(body: bytes) -> Any:
     """Parse YAML (JSON is YAML) into JSON-shaped data, or raise 400."""
+    if body.lstrip()[:1] == b"{":
+        # Most clients send apply bodies as JSON (valid YAML); orjson is ~50x faster
+        # than PyYAML, and a JSON document parses the same either way.
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass  # not strict JSON (e.g. YAML flow style): let the YAML parser judge
     try:
         value = yaml.load(body.decode("utf-8"), Loader=_K8sYamlLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -792,8 +792,14 @@ class Writer:
         if current is None:
             _meta(merged).pop("resourceVersion", None)
             return self.create(target, merged, opts, managed_done=True)
-        if not _meta(merged).get("resourceVersion"):
-            _meta(merged)["resourceVersion"] = _meta(current).get("resourceVersion")
+        # resourceVersion and uid in an apply configuration are preconditions, as for
+        # any other write: _update turns a mismatch into 409 Conflict.
+        merged_meta = _meta(merged)
+        merged_meta["resourceVersion"] = meta.get("resourceVersion") or _meta(current).get(
+            "resourceVersion"
+        )
+        if meta.get("uid"):
+            merged_meta["uid"] = meta["uid"]
         merged = check_shape(merged, info)
         return self._update(target, current, merged, opts, managed_done=True)
 

@@ -226,3 +226,23 @@ async def test_apply_to_custom_resource_and_status() -> None:
     assert applied.body["status"] == {"phase": "Ready"}
     assert applied.body["spec"]["size"] == 2
     assert applied.body["metadata"]["generation"] == 1
+
+
+async def test_apply_treats_resource_version_and_uid_as_preconditions() -> None:
+    server = new_server()
+    query = {"fieldManager": "op", "force": "true"}
+    created = await call(
+        server, "PATCH", f"{CM}/a", cm("a", {"x": "1"}), content_type=APPLY, query=query
+    )
+    meta = created.body["metadata"]
+    stale = cm("a", {"x": "2"}, resourceVersion="1")
+    response = await call(server, "PATCH", f"{CM}/a", stale, content_type=APPLY, query=query)
+    assert response.status == 409 and response.body["reason"] == "Conflict"
+    wrong_uid = cm("a", {"x": "2"}, uid="00000000-0000-0000-0000-000000000000")
+    response = await call(server, "PATCH", f"{CM}/a", wrong_uid, content_type=APPLY, query=query)
+    assert response.status == 409 and "Precondition failed: UID" in response.body["message"]
+    fresh = cm("a", {"x": "2"}, uid=meta["uid"], resourceVersion=meta["resourceVersion"])
+    response = await call(server, "PATCH", f"{CM}/a", fresh, content_type=APPLY, query=query)
+    assert response.status == 200 and response.body["data"] == {"x": "2"}
+    assert response.body["metadata"]["uid"] == meta["uid"]
+    assert response.body["metadata"]["resourceVersion"] != meta["resourceVersion"]
