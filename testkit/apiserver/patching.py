@@ -24,11 +24,11 @@ Python library has; the algorithm follows apimachinery's ``strategicpatch.mergeM
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import jsonpatch
 import jsonpointer
+from kubeplan.testkit.apiserver.codec import copy_obj
 from kubeplan.testkit.apiserver.mergekeys import list_rule
 
 __all__ = [
@@ -113,7 +113,7 @@ def apply_json_patch(obj: dict[str, Any], patch: Any) -> dict[str, Any]:
             f"got {len(patch)}",
             413,
         )
-    doc: Any = copy.deepcopy(obj)
+    doc: Any = copy_obj(obj)
     for op in patch:
         if not isinstance(op, dict):
             raise PatchError(
@@ -145,12 +145,12 @@ def apply_json_patch(obj: dict[str, Any], patch: Any) -> dict[str, Any]:
 def _prune_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _prune_nulls(v) for k, v in value.items() if v is not None}
-    return copy.deepcopy(value)
+    return copy_obj(value)
 
 
 def _merge(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return copy_obj(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -158,7 +158,7 @@ def _merge(target: Any, patch: Any) -> Any:
         elif isinstance(value, dict):
             result[key] = _merge(result.get(key), value)
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = copy_obj(value)
     return result
 
 
@@ -172,7 +172,7 @@ def apply_merge_patch(obj: dict[str, Any], patch: Any) -> Any:
         raise PatchError("Invalid JSON Patch", 400)
     if not isinstance(patch, dict):
         return _prune_nulls(patch)
-    return _merge(copy.deepcopy(obj), patch)
+    return _merge(copy_obj(obj), patch)
 
 
 def create_merge_patch(original: Any, modified: Any) -> Any:
@@ -181,19 +181,19 @@ def create_merge_patch(original: Any, modified: Any) -> Any:
     ``modified`` must not contain ``null`` values (they cannot be expressed).
     """
     if not isinstance(original, dict) or not isinstance(modified, dict):
-        return copy.deepcopy(modified)
+        return copy_obj(modified)
     patch: dict[str, Any] = {}
     for key in original:
         if key not in modified:
             patch[key] = None
     for key, value in modified.items():
         if key not in original:
-            patch[key] = copy.deepcopy(value)
+            patch[key] = copy_obj(value)
         elif original[key] != value or type(original[key]) is not type(value):
             if isinstance(value, dict) and isinstance(original[key], dict):
                 patch[key] = create_merge_patch(original[key], value)
             else:
-                patch[key] = copy.deepcopy(value)
+                patch[key] = copy_obj(value)
     return patch
 
 
@@ -567,15 +567,15 @@ def apply_strategic_merge_patch(
     ``$retainKeys``, ``$deleteFromPrimitiveList/<f>``, ``$setElementOrder/<f>``.
     """
     if patch is None:
-        return copy.deepcopy(obj)
+        return copy_obj(obj)
     if not isinstance(patch, dict):
         raise PatchError(
             f"json: cannot unmarshal {_json_type(patch)} into Go value of type "
             "map[string]interface {}",
             400,
         )
-    result = _Smp(group, kind).merge_map(copy.deepcopy(obj), copy.deepcopy(patch), ())
-    return copy.deepcopy(result)
+    result = _Smp(group, kind).merge_map(copy_obj(obj), copy_obj(patch), ())
+    return copy_obj(result)
 
 
 def _json_type(value: Any) -> str:

@@ -19,7 +19,6 @@ validation beyond what the schema declares.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import re
@@ -27,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+from kubeplan.testkit.apiserver.codec import copy_obj
 from kubeplan.testkit.apiserver.mergekeys import ListRule
 from kubeplan.testkit.apiserver.selectors import is_dns1123_subdomain
 
@@ -375,7 +375,7 @@ def prune(obj: Any, schema: Mapping[str, Any]) -> Any:
 
 def _prune(value: Any, schema: Mapping[str, Any] | None, *, root: bool = False) -> Any:
     if schema is None or not isinstance(schema, Mapping):
-        return copy.deepcopy(value)
+        return copy_obj(value)
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
         additional = schema.get("additionalProperties")
@@ -386,23 +386,23 @@ def _prune(value: Any, schema: Mapping[str, Any] | None, *, root: bool = False) 
             if key in properties:
                 out[key] = _prune(child, properties[key])
             elif keep_meta and key in _ROOT_SKIP:
-                out[key] = copy.deepcopy(child)
+                out[key] = copy_obj(child)
             elif isinstance(additional, Mapping):
                 out[key] = _prune(child, additional)
             elif additional is True or preserve:
-                out[key] = copy.deepcopy(child)
+                out[key] = copy_obj(child)
         return out
     if isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, Mapping):
             return [_prune(v, items) for v in value]
-        return copy.deepcopy(value)
+        return copy_obj(value)
     return value
 
 
 def apply_defaults(obj: Any, schema: Mapping[str, Any]) -> Any:
     """Fill ``default`` values for missing (or non-nullable null) properties, deeply."""
-    out = copy.deepcopy(obj)
+    out = copy_obj(obj)
     _default(out, schema)
     return out
 
@@ -418,7 +418,7 @@ def _default(value: Any, schema: Mapping[str, Any] | None) -> None:
             missing = key not in value
             null_not_allowed = key in value and value[key] is None and not prop.get("nullable")
             if missing or null_not_allowed:
-                value[key] = copy.deepcopy(prop["default"])
+                value[key] = copy_obj(prop["default"])
         additional = schema.get("additionalProperties")
         for key, child in value.items():
             if key in properties:

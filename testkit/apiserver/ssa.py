@@ -37,12 +37,12 @@ Simplified compared with the real server (documented so tests do not rely on it)
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
+from kubeplan.testkit.apiserver.codec import copy_obj
 from kubeplan.testkit.apiserver.mergekeys import ListRule
 
 __all__ = [
@@ -648,8 +648,8 @@ def _scope(
     if obj is None:
         return {}
     if subresource == "status":
-        return {"status": copy.deepcopy(obj["status"])} if "status" in obj else {}
-    out = copy.deepcopy(dict(obj))
+        return {"status": copy_obj(obj["status"])} if "status" in obj else {}
+    out = copy_obj(dict(obj))
     if has_status_subresource:
         out.pop("status", None)
     if isinstance(out.get("metadata"), dict):
@@ -747,7 +747,7 @@ def _assemble(
 ) -> dict[str, Any]:
     """Put the written part back together with what the write could not touch."""
     if subresource == "status":
-        out = copy.deepcopy(dict(live or {}))
+        out = copy_obj(dict(live or {}))
         if "status" in part:
             out["status"] = part["status"]
         else:
@@ -759,13 +759,13 @@ def _assemble(
         meta = dict(out.get("metadata") or {})
         for key in _KEEP_FROM_LIVE:
             if key in live_meta:
-                meta[key] = copy.deepcopy(live_meta[key])
+                meta[key] = copy_obj(live_meta[key])
         for key in ("name", "namespace"):
             if key in live_meta and key not in meta:
                 meta[key] = live_meta[key]
         out["metadata"] = meta
         if has_status_subresource and "status" in live:
-            out["status"] = copy.deepcopy(live["status"])
+            out["status"] = copy_obj(live["status"])
     for key in ("apiVersion", "kind"):
         if key in config:
             out[key] = config[key]
@@ -803,7 +803,7 @@ def record_update(
                 if key in new:
                     baseline[key] = {}
     else:
-        baseline = copy.deepcopy(old)
+        baseline = copy_obj(old)
     comparison = _compare(
         _scope_for_update(baseline, subresource), _scope_for_update(new, subresource), list_keys
     )
