@@ -78,7 +78,10 @@ def describe_differences(found: list[Difference]) -> str:
         lines = [*lines[:MAX_LINES], f"and {len(lines) - MAX_LINES} more"]
     if hash_change is not None and not lines:  # with other lines, it says nothing new
         before, after = short_value(hash_change.observed), short_value(hash_change.desired)
-        lines.append(
-            f"desired hash {before} -> {after} (fields were removed from the desired object)"
+        why = (
+            "not written by kubeplan from this desired object"
+            if hash_change.observed is MISSING
+            else "fields were removed from the desired object"
         )
+        lines.append(f"desired hash {before} -> {after} ({why})")
     return "; ".join(lines)

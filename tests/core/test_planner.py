@@ -161,6 +161,13 @@ class TestComparison:
         assert "team" not in world.owned()[0]["metadata"]["labels"]
         assert not run(world.request(), SyncResponse([without]))
 
+    def test_a_child_without_our_annotation_is_written_once(self) -> None:
+        observed = owned(service(), uid="c-1")  # ours, but not written from this desired object
+        observed["metadata"]["labels"] = {LABEL_OPERATOR: "echo", LABEL_PARENT_UID: PARENT_UID}
+        observed["metadata"]["annotations"] = {"example.com/note": "hand-made"}
+        [replace] = run(request(observed), SyncResponse([service()])).child_actions
+        assert replace.reason.endswith("(not written by kubeplan from this desired object)")
+
     def test_a_longer_positional_list_is_a_difference(self) -> None:
         world = synced(World(CONFIG, parent()), SyncResponse([deployment()]))
         [child] = world.owned()
