@@ -31,7 +31,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import attrs
-
 from kubeplan.adapters.errors import AlreadyExists, ApiError, Conflict, NotFound
 from kubeplan.adapters.leases import Clock, DeadlineExceeded, WallClock, bounded, read_lease
 from kubeplan.adapters.protocol import ApiClient, RawObject
