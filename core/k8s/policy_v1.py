@@ -2,4 +2,6 @@
 
 from kubeplan.core.types import K8sType
 
-PodDisruptionBudget = K8sType("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", namespaced=True)
+PodDisruptionBudget = K8sType(
+    "policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", namespaced=True
+)
