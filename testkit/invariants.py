@@ -1,0 +1,546 @@
+"""What must hold for every operator once the faults stop and the system settles.
+
+Each invariant is a plain function usable in any test; each raises an
+``InvariantViolation`` (an ``AssertionError``, so pytest shows it as a failed assert)
+whose message names the parent and the child concerned and says what was expected:
+
+- ``assert_converged``: for every live parent, the handler called on the final observed
+  state (pure) asks for children that exist, are owned by that parent and match (subset
+  semantics, as the planner compares); no owned child it does not ask for remains; no
+  child outlives its parent; and the stored status is the one the planner would write;
+- ``assert_quiet``: the run settled, and one more full resync wrote nothing (no hot loop);
+- ``assert_safe``: nothing the operator does not own (objects there before it started,
+  objects the scenario created) was modified or deleted by the operator's requests;
+- ``assert_finalized``: every parent deleted while it held the operator's finalizer had
+  ``finalize`` called at least once, and is gone;
+- ``assert_bounded_writes``: the operator's writes per parent stay within a stated
+  number per change (a change: a step that touched the parent, or could have: child
+  edits, foreign objects, restarts, and every fault injected).
+
+``assert_invariants(trace, definition)`` runs them all, the cheapest explanation first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from kubeplan.core.compare import differences, json_equal
+from kubeplan.core.config import LABEL_OPERATOR
+from kubeplan.core.definition import OperatorDefinition
+from kubeplan.core.describe import describe_differences
+from kubeplan.core.errors import InvalidResponse
+from kubeplan.core.handler import HandlerInfo
+from kubeplan.core.memo import ApplyMemo
+from kubeplan.core.objects import (
+    ObjectRef,
+    controller_ref_of,
+    finalizers_of,
+    is_terminating,
+    labels_of,
+    name_of,
+    namespace_of,
+    uid_of,
+)
+from kubeplan.core.planner import plan as make_plan
+from kubeplan.core.planner import stamp
+from kubeplan.core.request import Children, SyncRequest
+from kubeplan.core.status import CONDITION_SYNCED, REASON_CHILD_CONFLICT, find_condition
+from kubeplan.core.types import K8sType
+from kubeplan.core.validate import check_response
+from kubeplan.testkit import scenario as sc
+from kubeplan.testkit.apiserver.server import FakeApiServer
+from kubeplan.testkit.simulation import as_definition
+from kubeplan.testkit.trace import ClusterState, Trace, describe_key
+from kubeplan.testkit.vtime import EPOCH, run_virtual
+
+__all__ = [
+    "InvariantViolation",
+    "NotConverged",
+    "NotFinalized",
+    "NotQuiet",
+    "TooManyWrites",
+    "Unsafe",
+    "assert_bounded_writes",
+    "assert_converged",
+    "assert_finalized",
+    "assert_invariants",
+    "assert_quiet",
+    "assert_safe",
+    "default_write_bound",
+]
+
+RawObject = dict[str, Any]
+_MAX_LISTED = 12
+
+
+class InvariantViolation(AssertionError):
+    """An invariant does not hold; ``problems`` lists each finding (parent and child named)."""
+
+    invariant = "invariant"
+
+    def __init__(self, problems: Iterable[str], *, trace: Trace | None = None) -> None:
+        self.problems = list(problems)
+        self.trace = trace
+        shown = self.problems[:_MAX_LISTED]
+        more = len(self.problems) - len(shown)
+        lines = [f"{self.invariant}: {len(self.problems)} problem(s)"]
+        lines += [f"  - {_indent(p)}" for p in shown]
+        if more:
+            lines.append(f"  ... and {more} more")
+        super().__init__("\n".join(lines))
+
+
+class NotConverged(InvariantViolation):
+    """The settled state is not what the handler asks for."""
+
+    invariant = "not converged"
+
+
+class NotQuiet(InvariantViolation):
+    """The operator kept writing: a hot loop, or a resync that writes."""
+
+    invariant = "not quiet"
+
+
+class Unsafe(InvariantViolation):
+    """The operator modified or deleted an object it does not own."""
+
+    invariant = "unsafe"
+
+
+class NotFinalized(InvariantViolation):
+    """A deleted parent was not finalized, or is still there."""
+
+    invariant = "not finalized"
+
+
+class TooManyWrites(InvariantViolation):
+    """More writes for a parent than the stated bound per change allows."""
+
+    invariant = "too many writes"
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n    ")
+
+
+def _state_of(
+    source: Trace | ClusterState | FakeApiServer, definition: OperatorDefinition
+) -> ClusterState:
+    if isinstance(source, Trace):
+        if source.final is None:
+            raise ValueError("this trace has no final state (the run did not finish)")
+        return source.final
+    if isinstance(source, ClusterState):
+        return source
+    if isinstance(source, FakeApiServer):
+        return ClusterState.capture(source, definition.config)
+    raise TypeError(f"expected a Trace, a ClusterState or a FakeApiServer, got {source!r:.80}")
+
+
+# -- converged ---------------------------------------------------------------------------
+
+
+def _call_sync(info: HandlerInfo, request: SyncRequest) -> Any:
+    """The handler's answer, or the exception it raised (an async handler is awaited)."""
+    try:
+        result = info.sync(request)
+        if inspect.isawaitable(result):
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return run_virtual(_awaited(result))
+            if inspect.iscoroutine(result):
+                result.close()
+            raise RuntimeError(
+                "assert_converged cannot await an async handler inside a running event loop; "
+                "capture the state and call it outside the loop, or use run_scenario"
+            )
+        return result
+    except Exception as exc:
+        return exc
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
+
+
+def _parent_ref(definition: OperatorDefinition, parent: RawObject) -> ObjectRef:
+    config = definition.config
+    return ObjectRef(
+        config.parent,
+        name_of(parent) or "",
+        namespace_of(parent) if config.parent.namespaced else None,
+        uid_of(parent),
+    )
+
+
+def _group(pairs: Iterable[tuple[K8sType, RawObject]]) -> Children:
+    grouped: dict[K8sType, list[RawObject]] = {}
+    for type_, obj in pairs:
+        grouped.setdefault(type_, []).append(obj)
+    return Children.build(grouped)
+
+
+def _is_sibling(definition: OperatorDefinition, obj: RawObject, state: ClusterState) -> str | None:
+    """The parent (described) of another parent of this operator that owns ``obj``."""
+    controller = controller_ref_of(obj) or {}
+    owner = state.parent_by_uid(controller.get("uid"))
+    if owner is not None:
+        return describe_key(namespace_of(owner), name_of(owner))
+    if labels_of(obj).get(LABEL_OPERATOR) == definition.config.name:
+        return f"a parent with uid {controller.get('uid')}"
+    return None
+
+
+def _converged_problems(
+    definition: OperatorDefinition,
+    state: ClusterState,
+    parent: RawObject,
+    allow_handler_errors: bool,
+) -> list[str]:
+    config = definition.config
+    info = HandlerInfo.of(definition.handler)
+    uid = uid_of(parent)
+    where = f"{config.parent.kind} {describe_key(namespace_of(parent), name_of(parent))}"
+    owned = state.owned_by(uid)
+    request = SyncRequest(parent=parent, children=_group(owned))
+    result = _call_sync(info, request)
+    if isinstance(result, BaseException):
+        if allow_handler_errors:
+            return []
+        return [f"{where}: the handler raised on the settled state: {result!r}"]
+    try:
+        checked = check_response(config, request, result)
+    except InvalidResponse as exc:
+        return [f"{where}: the handler's response is invalid: {exc}"]
+    problems: list[str] = []
+    ref = _parent_ref(definition, parent)
+    wanted = set()
+    foreign: list[tuple[K8sType, RawObject]] = []
+    conflict = find_condition(parent.get("status"), CONDITION_SYNCED) or {}
+    reports_conflict = (
+        conflict.get("status") == "False" and conflict.get("reason") == REASON_CHILD_CONFLICT
+    )
+    for child in checked.children:
+        wanted.add(child.slot)
+        label = f"{child.type} {describe_key(child.key.namespace, child.key.name)}"
+        found = state.find(child.type, child.key.namespace, child.key.name)
+        if found is None:
+            problems.append(f"{where}: desired child {label} does not exist")
+            continue
+        owner_uid = (controller_ref_of(found) or {}).get("uid")
+        if owner_uid != uid:
+            sibling = _is_sibling(definition, found, state)
+            foreign.append((child.type, found))
+            if sibling is not None:
+                problems.append(
+                    f"{where}: desired child {label} is owned by {config.parent.kind} "
+                    f"{sibling}: the children of two parents collide (derive child names "
+                    "from the parent's own name, which is unique)"
+                )
+                continue
+            if not reports_conflict:
+                problems.append(
+                    f"{where}: desired child {label} is held by an object it does not own, "
+                    "and its Synced condition does not report a ChildConflict"
+                )
+            continue
+        if is_terminating(found):
+            problems.append(f"{where}: desired child {label} is still being deleted")
+            continue
+        found_diff = differences(stamp(config, ref, child.plain, child.hash), found)
+        if found_diff:
+            problems.append(
+                f"{where}: child {label} differs from what the handler asks for: "
+                f"{describe_differences(found_diff)}"
+            )
+    for type_, obj in owned:
+        slot = (type_.api_version, type_.kind, namespace_of(obj) if type_.namespaced else None,
+                name_of(obj))
+        if slot not in wanted and not is_terminating(obj):
+            problems.append(
+                f"{where}: owned child {type_} {describe_key(namespace_of(obj), name_of(obj))} "
+                "is not asked for by the handler but still exists"
+            )
+    problems += _status_problems(definition, info, state, parent, owned + foreign, where)
+    return problems
+
+
+def _status_problems(
+    definition: OperatorDefinition,
+    info: HandlerInfo,
+    state: ClusterState,
+    parent: RawObject,
+    observed: list[tuple[K8sType, RawObject]],
+    where: str,
+) -> list[str]:
+    request = SyncRequest(parent=parent, children=_group(observed))
+    result = _call_sync(info, request)
+    plan = make_plan(
+        definition.config,
+        request,
+        result,
+        memo=ApplyMemo.empty(),
+        now=EPOCH + timedelta(seconds=state.time),
+        has_finalize=info.has_finalize,
+    )
+    update = plan.status_update
+    if update is None:
+        return []
+    stored = parent.get("status") if isinstance(parent.get("status"), dict) else {}
+    keys = sorted(
+        k for k in set(update.status) | set(stored or {})
+        if not json_equal(update.status.get(k), (stored or {}).get(k))
+    )
+    details = "; ".join(
+        f"{k}: stored {_short((stored or {}).get(k))}, desired {_short(update.status.get(k))}"
+        for k in keys
+    )
+    return [f"{where}: the status is not the desired status ({details})"]
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def assert_converged(
+    source: Trace | ClusterState | FakeApiServer,
+    definition: Any,
+    *,
+    allow_handler_errors: bool = False,
+) -> None:
+    """Every live parent has what its handler asks for on the settled state, nothing more.
+
+    ``source`` is a ``Trace`` (its final state), a ``ClusterState`` or a live
+    ``FakeApiServer``; ``definition`` an ``OperatorDefinition`` or ``(config, handler)``.
+    A desired child held by an object the operator does not own is accepted when the
+    parent reports it (``Synced=False``, reason ``ChildConflict``): that is the documented
+    outcome of a name clash with someone else's object; a clash between two parents of the
+    same operator is not. ``allow_handler_errors`` skips parents whose handler raises.
+    """
+    definition = as_definition(definition)
+    state = _state_of(source, definition)
+    problems: list[str] = []
+    for parent in state.live_parents():
+        problems += _converged_problems(definition, state, parent, allow_handler_errors)
+    parents = {uid_of(p) for p in state.parents}
+    for type_, obj in state.all_children():
+        if labels_of(obj).get(LABEL_OPERATOR) != definition.config.name:
+            continue
+        owner = (controller_ref_of(obj) or {}).get("uid")
+        if owner not in parents and not is_terminating(obj):
+            problems.append(
+                f"{type_} {describe_key(namespace_of(obj), name_of(obj))} carries the "
+                f"operator's label but its parent (uid {owner}) is gone: an orphan"
+            )
+    if problems:
+        raise NotConverged(problems, trace=source if isinstance(source, Trace) else None)
+
+
+# -- quiet -------------------------------------------------------------------------------
+
+
+def assert_quiet(trace: Trace) -> None:
+    """The run settled (no hot loop) and one more full resync wrote nothing."""
+    if trace.hot_loop:
+        shown = "\n".join(
+            f"plan for {describe_key(*p.parent)} at t={p.time:.3f}s:\n{p.text}"
+            for p in trace.plans[-3:]
+        )
+        raise NotQuiet([f"{trace.hot_loop}\nthe last plans:\n{shown}"], trace=trace)
+    if trace.quiet_writes is None:
+        raise ValueError("this trace has no quiet check: run the scenario with quiet_check=True")
+    if trace.quiet_writes:
+        problems = [
+            f"a resync of a settled operator wrote: {w.line()}" for w in trace.quiet_writes
+        ]
+        since = trace.quiet_since if trace.quiet_since is not None else 0
+        plans = [p for p in trace.plans if p.request_index >= since]
+        if plans:
+            problems.append(
+                "the plans of that resync (what differs from one sync to the next):\n"
+                + "\n".join(f"for {describe_key(*p.parent)}:\n{p.text}" for p in plans)
+            )
+        raise NotQuiet(problems, trace=trace)
+
+
+# -- safe --------------------------------------------------------------------------------
+
+_MODIFYING = frozenset({"update", "patch", "delete", "deletecollection"})
+
+
+def assert_safe(trace: Trace) -> None:
+    """No object the operator does not own was modified or deleted by its requests.
+
+    Uses the fake's request log: a successful update, patch or delete by the operator's
+    user on a foreign object's name while that object existed is a violation.
+    """
+    problems = []
+    for foreign in trace.foreign:
+        for write in trace.writes:
+            if (
+                write.actor != "operator"
+                or write.verb not in _MODIFYING
+                or not write.succeeded
+                or write.resource != foreign.resource
+                or (write.namespace or None) != foreign.namespace
+                or write.name not in (foreign.name, None)
+                or write.request_index < foreign.since
+                or (foreign.until is not None and write.request_index >= foreign.until)
+            ):
+                continue
+            problems.append(
+                f"the operator {'deleted' if write.verb.startswith('delete') else 'modified'} "
+                f"{foreign.describe()}, which it does not own ({write.line()} during "
+                f"{trace.step_label(write.step)})"
+            )
+    if problems:
+        raise Unsafe(problems, trace=trace)
+
+
+# -- finalized ---------------------------------------------------------------------------
+
+
+def assert_finalized(trace: Trace) -> None:
+    """Every parent deleted while it held the operator's finalizer was finalized and is gone."""
+    if not trace.has_finalize:
+        return
+    final = trace.final
+    problems = []
+    for step, record in zip(trace.scenario.steps, trace.steps, strict=False):
+        if not isinstance(step, sc.DeleteParent) or not record.ok:
+            continue
+        if not record.parent_had_finalizer or not record.parent_uid:
+            continue
+        namespaced = final is None or final.config.parent.namespaced
+        namespace = (step.namespace or "default") if namespaced else None
+        where = f"parent {describe_key(namespace, step.name)}"
+        calls = trace.calls.get(record.parent_uid)
+        finalizes = calls.finalizes if calls else 0
+        finalized = calls.finalized if calls else 0
+        if finalizes == 0:
+            problems.append(
+                f"{where} was deleted at step {record.index + 1} holding the finalizer but "
+                "finalize was never called"
+            )
+        remaining = final.parent_by_uid(record.parent_uid) if final else None
+        if remaining is not None:
+            problems.append(
+                f"{where} was deleted at step {record.index + 1} and still exists "
+                f"(finalizers {list(finalizers_of(remaining))}); finalize was called "
+                f"{finalizes} times and answered finalized=True {finalized} times"
+            )
+    if problems:
+        raise NotFinalized(problems, trace=trace)
+
+
+# -- bounded writes ----------------------------------------------------------------------
+
+
+def default_write_bound(trace: Trace, parent_uid: str) -> int:
+    """Writes one change may cost a parent: replacing every child under new names (a delete
+    and a create each), plus the status, the finalizer and one spare."""
+    calls = trace.calls.get(parent_uid)
+    children = calls.max_children if calls else 0
+    return 2 * children + 3
+
+
+def _changes(trace: Trace, parent_uid: str) -> tuple[int, list[str]]:
+    """How many changes may have cost ``parent_uid`` writes, and which."""
+    created_at = None
+    name = None
+    count = 0
+    reasons = []
+    for step, record in zip(trace.scenario.steps, trace.steps, strict=False):
+        if isinstance(step, sc.CreateParent) and record.parent_uid == parent_uid:
+            created_at, name = record.index, step.name
+    if created_at is None:
+        return 0, []
+    for step, record in zip(trace.scenario.steps, trace.steps, strict=False):
+        if record.index < created_at or not record.ok:
+            continue
+        weight = 0
+        if isinstance(step, sc.CreateParent):
+            weight = 1 if record.parent_uid == parent_uid else 0
+        elif isinstance(step, sc.PatchParent | sc.DeleteParent):
+            weight = 1 if step.name == name else 0
+        elif isinstance(
+            step, sc.EditChild | sc.DeleteChild | sc.CreateForeign | sc.RestartOperator
+        ):
+            weight = 1
+        elif isinstance(step, sc.InjectFault):
+            weight = step.fault.count
+        if weight:
+            count += weight
+            reasons.append(f"step {record.index + 1}")
+    return count, reasons
+
+
+def assert_bounded_writes(trace: Trace, per_change: int | None = None) -> None:
+    """Each parent's writes (actions of the plans executed for it) are at most
+    ``per_change`` times its changes (``default_write_bound`` when None)."""
+    by_parent: dict[str, list[Any]] = {}
+    for plan in trace.plans:
+        if plan.parent_uid:
+            by_parent.setdefault(plan.parent_uid, []).append(plan)
+    problems = []
+    for uid, plans in by_parent.items():
+        writes = sum(p.actions for p in plans)
+        changes, _ = _changes(trace, uid)
+        bound = per_change if per_change is not None else default_write_bound(trace, uid)
+        if writes <= bound * max(changes, 1):
+            continue
+        per_step: dict[int, int] = {}
+        for plan in plans:
+            per_step[plan.step] = per_step.get(plan.step, 0) + plan.actions
+        breakdown = ", ".join(
+            f"{trace.step_label(step)}: {count}" for step, count in sorted(per_step.items())
+        )
+        where = describe_key(*plans[0].parent)
+        problems.append(
+            f"parent {where}: {writes} writes for {changes} change(s), more than the bound "
+            f"of {bound} per change; writes by step: {breakdown}"
+        )
+    if problems:
+        raise TooManyWrites(problems, trace=trace)
+
+
+# -- all of them -------------------------------------------------------------------------
+
+
+def assert_invariants(
+    trace: Trace,
+    definition: Any,
+    *,
+    writes_per_change: int | None = None,
+    allow_handler_errors: bool = False,
+    skip: Iterable[str] = (),
+) -> None:
+    """Every invariant, in the order that explains a failure best: quiet (a hot loop
+    explains everything after it), safe, finalized, converged, bounded writes. ``skip``
+    names invariants to leave out (``"quiet"``, ``"safe"``, ``"finalized"``,
+    ``"converged"``, ``"bounded_writes"``)."""
+    skipped = set(skip)
+    unknown = skipped - _NAMES
+    if unknown:
+        raise ValueError(f"unknown invariants {sorted(unknown)}; known: {sorted(_NAMES)}")
+    if "quiet" not in skipped:
+        assert_quiet(trace)
+    if "safe" not in skipped:
+        assert_safe(trace)
+    if "finalized" not in skipped:
+        assert_finalized(trace)
+    if "converged" not in skipped:
+        assert_converged(trace, definition, allow_handler_errors=allow_handler_errors)
+    if "bounded_writes" not in skipped:
+        assert_bounded_writes(trace, writes_per_change)
+
+
+_NAMES = frozenset({"quiet", "safe", "finalized", "converged", "bounded_writes"})
+

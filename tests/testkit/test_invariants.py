@@ -1,0 +1,207 @@
+"""The invariants: each passes on a correct run and fails, naming parent and child, on a bad one."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from kubeplan.core.config import ChildConfig, OperatorConfig
+from kubeplan.core.definition import OperatorDefinition
+from kubeplan.core.k8s import core_v1
+from kubeplan.core.request import SyncRequest
+from kubeplan.core.response import FinalizeResponse, SyncResponse
+from kubeplan.core.types import K8sType
+from kubeplan.testkit import (
+    ClusterState,
+    CreateForeign,
+    CreateParent,
+    DeleteParent,
+    FakeApiServer,
+    NotConverged,
+    NotFinalized,
+    NotQuiet,
+    PatchParent,
+    Scenario,
+    Settle,
+    Simulation,
+    TooManyWrites,
+    Trace,
+    Unsafe,
+    assert_bounded_writes,
+    assert_converged,
+    assert_finalized,
+    assert_quiet,
+    assert_safe,
+    run_scenario,
+    virtual_time,
+)
+from kubeplan.testkit.simulation import install_crd
+from kubeplan.testkit.trace import WriteRecord
+from kubeplan.testkit.vtime import LoopClock
+
+Shelf = K8sType("invariants.kubeplan.dev/v1", "Shelf", "shelves")
+CONFIG = OperatorConfig("shelves", Shelf).with_child(core_v1.ConfigMap, ChildConfig.replace())
+
+
+def _books(request: SyncRequest) -> list[dict[str, object]]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"{request.name}-{book}", "namespace": request.namespace},
+            "data": {"title": book},
+        }
+        for book in request.spec.get("books", ["a"])
+    ]
+
+
+def sync(request: SyncRequest) -> SyncResponse:
+    return SyncResponse(children=_books(request), status={"books": len(_books(request))})
+
+
+SHELVES = OperatorDefinition(CONFIG, sync)
+SCENARIO = Scenario(steps=[CreateParent("p0", {"books": ["a", "b"]}), Settle()])
+
+
+@pytest.fixture(scope="module")
+def trace() -> Trace:
+    return run_scenario(SHELVES, SCENARIO)
+
+
+def _with_objects(state: ClusterState, objects: list[dict[str, object]]) -> ClusterState:
+    return attrs.evolve(state, objects={core_v1.ConfigMap: tuple(objects)})
+
+
+def test_every_invariant_holds_on_a_correct_run(trace: Trace) -> None:
+    assert_converged(trace, SHELVES)
+    assert_quiet(trace)
+    assert_safe(trace)
+    assert_finalized(trace)
+    assert_bounded_writes(trace)
+
+
+def test_a_missing_child_is_named(trace: Trace) -> None:
+    assert trace.final is not None
+    objs = [o for o in trace.final.objects[core_v1.ConfigMap] if o["metadata"]["name"] != "p0-b"]
+    with pytest.raises(NotConverged, match=r"Shelf default/p0: desired child v1/ConfigMap "
+                                           r"default/p0-b does not exist"):
+        assert_converged(_with_objects(trace.final, objs), SHELVES)
+
+
+def test_a_differing_child_names_the_field(trace: Trace) -> None:
+    assert trace.final is not None
+    objs = [
+        {**o, "data": {"title": "zzz"}} if o["metadata"]["name"] == "p0-a" else o
+        for o in trace.final.objects[core_v1.ConfigMap]
+    ]
+    with pytest.raises(NotConverged, match=r"child v1/ConfigMap default/p0-a differs.*data.title"):
+        assert_converged(_with_objects(trace.final, objs), SHELVES)
+
+
+def test_an_extra_owned_child_is_reported(trace: Trace) -> None:
+    assert trace.final is not None
+    fewer = OperatorDefinition(CONFIG, lambda r: SyncResponse(children=_books(r)[:1],
+                                                              status={"books": 2}))
+    with pytest.raises(NotConverged, match=r"owned child v1/ConfigMap default/p0-b is not asked "
+                                           r"for"):
+        assert_converged(trace, fewer)
+
+
+def test_a_status_that_is_not_the_desired_one_is_reported(trace: Trace) -> None:
+    other = OperatorDefinition(CONFIG, lambda r: SyncResponse(children=_books(r),
+                                                              status={"books": 3}))
+    with pytest.raises(NotConverged, match=r"status is not the desired status \(books: "
+                                           r"stored 2, desired 3\)"):
+        assert_converged(trace, other)
+
+
+def test_a_child_outliving_its_parent_is_an_orphan(trace: Trace) -> None:
+    assert trace.final is not None
+    orphaned = attrs.evolve(trace.final, parents=())
+    with pytest.raises(NotConverged, match="an orphan"):
+        assert_converged(orphaned, SHELVES)
+
+
+def test_a_resync_that_writes_is_not_quiet(trace: Trace) -> None:
+    write = WriteRecord(9, 1.0, 99, "operator", "PATCH", "patch", "configmaps", "default",
+                        "p0-a", None, 200)
+    noisy = attrs.evolve(trace, quiet_writes=[write])
+    with pytest.raises(NotQuiet, match="a resync of a settled operator wrote: operator patch "
+                                       "configmaps default/p0-a"):
+        assert_quiet(noisy)
+
+
+def test_a_conflict_with_a_foreign_object_is_converged_when_reported() -> None:
+    foreign = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p0-a"}}
+    trace = run_scenario(SHELVES, Scenario(steps=[CreateForeign(foreign), CreateParent("p0")]))
+    assert_converged(trace, SHELVES)
+    assert_safe(trace)
+    assert [f.name for f in trace.foreign] == ["p0-a"]
+
+
+def test_two_parents_wanting_one_child_collide() -> None:
+    def shared(request: SyncRequest) -> SyncResponse:
+        child = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "shared", "namespace": request.namespace}}
+        return SyncResponse(children=[child])
+
+    trace = run_scenario((CONFIG, shared), Scenario(steps=[CreateParent("p0"),
+                                                           CreateParent("p1")]))
+    with pytest.raises(NotConverged, match=r"Shelf default/p1: desired child v1/ConfigMap "
+                                           r"default/shared is owned by Shelf default/p0"):
+        assert_converged(trace, (CONFIG, shared))
+
+
+@virtual_time
+async def test_writing_to_a_foreign_object_is_unsafe() -> None:
+    async with FakeApiServer(clock=LoopClock()) as server:
+        await install_crd(server, {"apiVersion": "apiextensions.k8s.io/v1",
+                                   **_crd_body()})
+        sim = Simulation(server, SHELVES)
+        await sim.start()
+        sim.begin(0, "someone creates a ConfigMap")
+        foreign = {"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "theirs", "namespace": "default"}}
+        await sim.apply(0, CreateForeign(foreign))
+        # the operator's own client, misused: what assert_safe must catch
+        await sim.operator_client.patch(core_v1.ConfigMap, "theirs", {"data": {"x": "1"}},
+                                        namespace="default")
+        trace = sim.finish_trace()
+        await sim.stop()
+    with pytest.raises(Unsafe, match=r"modified configmaps default/theirs \(step 1\), which it "
+                                     r"does not own"):
+        assert_safe(trace)
+
+
+def _crd_body() -> dict[str, object]:
+    from kubeplan.core.crd import crd_of
+
+    crd = crd_of(SHELVES)
+    return {k: v for k, v in crd.items() if k != "apiVersion"}
+
+
+class _NeverDone:
+    def sync(self, request: SyncRequest) -> SyncResponse:
+        return SyncResponse(children=_books(request))
+
+    def finalize(self, request: SyncRequest) -> FinalizeResponse:
+        return FinalizeResponse(children=[])
+
+
+def test_a_parent_never_finalized_is_reported() -> None:
+    definition = OperatorDefinition(CONFIG, _NeverDone())
+    trace = run_scenario(definition, Scenario(steps=[CreateParent("p0"), Settle(),
+                                                     DeleteParent("p0")]))
+    with pytest.raises(NotFinalized, match=r"parent default/p0 was deleted at step 3 and still "
+                                           r"exists.*finalized=True 0 times"):
+        assert_finalized(trace)
+
+
+def test_writes_beyond_the_stated_bound_are_reported() -> None:
+    trace = run_scenario(SHELVES, Scenario(steps=[
+        CreateParent("p0", {"books": ["a", "b"]}), Settle(),
+        PatchParent("p0", {"spec": {"books": ["c", "d"]}}),
+    ]))
+    assert_bounded_writes(trace)  # default: 2 * children + 3 per change
+    with pytest.raises(TooManyWrites, match=r"parent default/p0: \d+ writes for 2 change\(s\), "
+                                            r"more than the bound of 1 per change"):
+        assert_bounded_writes(trace, per_change=1)
