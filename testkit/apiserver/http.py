@@ -20,6 +20,7 @@ request can take the server down (every failure becomes a ``kind: Status``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import logging
@@ -47,6 +48,7 @@ _JSON = "application/json"
 _HEALTH = frozenset({"/healthz", "/readyz", "/livez"})
 #: paths anyone may read without a token (the real server's system:public-info-viewer)
 _PUBLIC = _HEALTH | {"/version"}
+_METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def status_body(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
@@ -87,6 +89,35 @@ def _media_type(content_type: str | None) -> str | None:
     if not content_type:
         return None
     return content_type.split(";", 1)[0].strip().lower() or None
+
+
+#: the verb label of ``apiserver_request_total`` for a request (the real server's names)
+_APPLY = "application/apply-patch+yaml"
+
+
+def request_labels(method: str, parts: list[str], query: Any,
+                   content_type: str | None) -> tuple[str, str, str, str, str]:
+    """(verb, group, version, resource, subresource) of a resource path, as the real
+    server's ``apiserver_request_total`` labels them (``parts``: path split on ``/``)."""
+    if parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    else:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        rest = rest[2:]
+    resource = rest[0] if rest else ""
+    named = len(rest) > 1
+    subresource = rest[2] if len(rest) > 2 else ""
+    if method == "GET":
+        verb = "GET" if named else (
+            "WATCH" if str(query.get("watch", "")).lower() in ("true", "1") else "LIST")
+    elif method == "PATCH":
+        verb = "APPLY" if content_type == _APPLY else "PATCH"
+    elif method == "DELETE":
+        verb = "DELETE" if named else "DELETECOLLECTION"
+    else:
+        verb = method
+    return verb, group, version, resource, subresource
 
 
 def _is_public(path: str) -> bool:
@@ -161,6 +192,11 @@ class FakeApiHttpServer:
         self._url: str | None = None
         self._docs = _DocCache(server.registry)
         self._streams: set[asyncio.Task[Any]] = set()
+        #: ``apiserver_request_total``: (verb, group, version, resource, subresource, code)
+        #: -> count of resource requests, served at ``/metrics`` as the real server does
+        #: (benchmarks read it to count a client's requests without trusting the client)
+        self.request_counts: collections.Counter[tuple[str, str, str, str, str, str]] = (
+            collections.Counter())
 
     @property
     def url(self) -> str:
@@ -247,7 +283,11 @@ class FakeApiHttpServer:
             path = path.rstrip("/") or "/"
         parts = path.strip("/").split("/") if path != "/" else [""]
         if parts[0] in ("api", "apis") and _is_resource_path(parts):
-            return await self._resource(request, path)
+            response = await self._resource(request, path)
+            labels = request_labels(request.method, parts, request.query,
+                                    _media_type(request.headers.get("Content-Type")))
+            self.request_counts[(*labels, str(response.status))] += 1
+            return response
         if request.method not in ("GET", "HEAD"):
             if parts[0] in ("api", "apis") and len(parts) <= 3:
                 return _status_response(405, "MethodNotAllowed",
@@ -258,6 +298,9 @@ class FakeApiHttpServer:
             return web.Response(text="ok", content_type="text/plain")
         if path == "/version":
             return _json_response(200, discovery.version_info())
+        if path == "/metrics":
+            return web.Response(body=self.render_metrics().encode(),
+                                headers={"Content-Type": _METRICS_TYPE})
         if parts[0] in ("api", "apis"):
             return self._discovery(request, parts)
         if parts[0] == "openapi":
@@ -265,6 +308,22 @@ class FakeApiHttpServer:
         if path == "/":
             return self._raw(self._docs.get("root", discovery.root_paths))
         return _not_found()
+
+    def render_metrics(self) -> str:
+        """``apiserver_request_total`` in the Prometheus text format (the real server's
+        name and labels; only resource requests are counted)."""
+        lines = [
+            "# HELP apiserver_request_total Counter of apiserver requests broken out for "
+            "each verb, group, version, resource, subresource and HTTP response code.",
+            "# TYPE apiserver_request_total counter",
+        ]
+        for (verb, group, version, resource, sub, code), count in sorted(
+                self.request_counts.items()):
+            lines.append(
+                f'apiserver_request_total{{code="{code}",group="{group}",'
+                f'resource="{resource}",subresource="{sub}",verb="{verb}",'
+                f'version="{version}"}} {count}')
+        return "\n".join(lines) + "\n"
 
     def _raw(self, data: bytes | None, content_type: str = _JSON) -> web.Response:
         if data is None:
@@ -373,6 +432,8 @@ class FakeApiHttpServer:
             query=query,
             body=body,
             content_type=content_type,
+            # the real server's default field manager is the User-Agent's prefix
+            user_agent=request.headers.get("User-Agent"),
         )
         # shielded: a client hanging up must not interrupt a write half-way through
         response = await asyncio.shield(self.server.handle(api_request))

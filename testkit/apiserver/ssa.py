@@ -38,10 +38,12 @@ Simplified compared with the real server (documented so tests do not rely on it)
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
+import orjson
 from kubeplan.testkit.apiserver.codec import copy_obj
 from kubeplan.testkit.apiserver.mergekeys import ListRule
 
@@ -203,33 +205,99 @@ def path_to_string(path: Path) -> str:
 # fieldsV1 encoding
 
 
+_ELEMENT_ORDER = {"f:": 0, "k:": 1, "v:": 2, "i:": 3}
+
+
 def _element_sort_key(element: str) -> tuple[int, str]:
-    order = {"f:": 0, "k:": 1, "v:": 2, "i:": 3}
-    return (order.get(element[:2], 4), element[2:])
+    return (_ELEMENT_ORDER.get(element[:2], 4), element[2:])
+
+
+class _Lru(OrderedDict):  # type: ignore[type-arg]
+    """A small least-recently-used map (the encode/decode caches below)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def lookup(self, key: Any) -> Any:
+        found = self.get(key)
+        if found is not None:
+            self.move_to_end(key)
+        return found
+
+    def store(self, key: Any, value: Any) -> None:
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+# Encoding and decoding managedFields is most of the cost of a write (profiled: a third
+# of an apply of a Deployment), and the same field sets recur: every object written by
+# one controller from one template has the same sets, and each write decodes the sets
+# the previous write encoded. Both directions are memoised on exact values - a field set
+# (frozensets cache their hash) and the fieldsV1 JSON bytes - so the results are the
+# same as computing them; each call returns a fresh dict, never a shared one.
+_ENCODED: _Lru = _Lru(512)
+_DECODED: _Lru = _Lru(512)
 
 
 def encode_fields(fields: Iterable[Path]) -> dict[str, Any]:
     """Encode a field set as ``fieldsV1`` (``.`` marks members that have children)."""
-    members = set(fields)
+    members = fields if isinstance(fields, frozenset) else frozenset(fields)
+    data = _ENCODED.lookup(members)
+    if data is None:
+        data = orjson.dumps(_encode_fields(members))
+        _ENCODED.store(members, data)
+        _DECODED.store(data, members)
+    return orjson.loads(data)
+
+
+def _encode_fields(members: frozenset[Path]) -> dict[str, Any]:
+    # One trie, each member marked with a "." child, then rendered with sorted keys: a
+    # member with children keeps its "." marker, a leaf member renders as {}.
     root: dict[str, Any] = {}
     for path in members:
         node = root
         for element in path:
-            node = node.setdefault(element, {})
+            child = node.get(element)
+            if child is None:
+                child = node[element] = {}
+            node = child
+        if path:
+            node["."] = {}
+    return _render(root)
 
-    def render(node: dict[str, Any], prefix: Path) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if node and prefix in members:
-            out["."] = {}
-        for element in sorted(node, key=_element_sort_key):
-            out[element] = render(node[element], (*prefix, element))
-        return out
 
-    return render(root, ())
+def _render(node: dict[str, Any]) -> dict[str, Any]:
+    marked = "." in node
+    if marked and len(node) == 1:
+        return {}
+    keys = [k for k in node if k != "."]
+    head = keys[0][:2]
+    if all(k[:2] == head for k in keys):  # one kind of element: plain string order
+        keys.sort()
+    else:
+        keys.sort(key=_element_sort_key)
+    out: dict[str, Any] = {".": {}} if marked else {}
+    for key in keys:
+        out[key] = _render(node[key])
+    return out
 
 
 def decode_fields(fields_v1: Mapping[str, Any] | None) -> FieldSet:
     """Decode ``fieldsV1`` into a field set."""
+    try:
+        data = orjson.dumps(fields_v1 or {})
+    except TypeError:  # not plain JSON (a Mapping that is no dict): decode it directly
+        return _decode_fields(fields_v1)
+    found = _DECODED.lookup(data)
+    if found is None:
+        found = _decode_fields(fields_v1)
+        _DECODED.store(data, found)
+    return found
+
+
+def _decode_fields(fields_v1: Mapping[str, Any] | None) -> FieldSet:
     out: set[Path] = set()
 
     def walk(node: Mapping[str, Any], prefix: Path) -> None:
