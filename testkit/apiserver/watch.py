@@ -179,6 +179,11 @@ async def watch_events(
             wake_at = min(deadline, next_bookmark) if spec.allow_bookmarks else deadline
             delay = max(0.0, (wake_at - now).total_seconds())
             await _wait_any(changed.wait(), closing.wait(), clock.sleep(delay))
+            if last < store.compacted_rv:
+                # the log was compacted while we waited: events we never sent are gone, so
+                # the client must relist (skipping ahead would silently lose them)
+                yield expired_event(last, store.oldest_retained_rv)
+                return
             entries = store.entries_after(last)
         pending = []
         for entry in entries:

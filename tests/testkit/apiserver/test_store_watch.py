@@ -290,3 +290,24 @@ def test_watch_from_rv_sees_exactly_the_later_writes_in_order(
         assert got == expected
 
     asyncio.run(scenario())
+
+
+async def test_compaction_while_a_watch_waits_expires_it_instead_of_skipping_events() -> None:
+    """Found by the testkit: a waiting watch used to jump past a compacted event."""
+    from kubeplan.core.k8s import core_v1
+
+    server = new_server(controllers=False)
+    client = server.client()
+    created = await client.create(core_v1.ConfigMap, cm("a"), namespace="default")
+    stream = client.watch(
+        core_v1.ConfigMap, "default",
+        resource_version=created["metadata"]["resourceVersion"],
+    )
+    waiting = asyncio.ensure_future(collect(stream, 1))
+    await asyncio.sleep(0.01)  # the watch is now waiting for the next change
+    await client.delete(core_v1.ConfigMap, "a", "default")
+    server.truncate_event_log()  # compacted before the watch could send the DELETED
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}
+    await client.create(core_v1.Secret, secret, namespace="default")  # wakes the watch
+    (event,) = await waiting
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410, event
