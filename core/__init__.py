@@ -1,7 +1,9 @@
 """kubeplan.core: the pure part of kubeplan (no I/O, no asyncio, no clock reads).
 
 - ``types`` / ``k8s``: ``K8sType`` and the built-in catalogue (``k8s.apps_v1.Deployment`` ...).
-- ``config``: ``OperatorConfig(name, parent).with_child(type, ChildConfig.replace())``.
+- ``config``: ``OperatorConfig(name, parent).with_child(type, ChildConfig.replace())``;
+  ``definition``: ``OperatorDefinition`` (config + handler + CRD classes, one value).
+- ``related``: ``RelatedSelector``, read-only related objects (``config.with_related``).
 - ``objects``: ``ObjectRef`` and pure accessors on raw objects (``is_owned_by`` ...).
 - ``request``: ``SyncRequest`` (parent + ``Children``), what a handler is given.
 - ``response``: ``SyncResponse`` / ``FinalizeResponse``, what a handler returns.
@@ -30,6 +32,7 @@ from kubeplan.core.config import (
     OperatorConfig,
     UpdateStrategy,
 )
+from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.errors import (
     ChildSetsStatus,
     DuplicateChild,
@@ -60,6 +63,7 @@ from kubeplan.core.plan import (
     Replace,
     UpdateStatus,
 )
+from kubeplan.core.related import LabelSelector, RelatedSelector
 from kubeplan.core.request import Children, ChildrenOfType, SyncRequest
 from kubeplan.core.response import FinalizeResponse, SyncResponse
 from kubeplan.core.status import with_condition
@@ -89,6 +93,7 @@ __all__ = [
     "InvalidStatus",
     "K8sType",
     "KubeplanError",
+    "LabelSelector",
     "MemoEntry",
     "MissingField",
     "NamespaceNotAllowed",
@@ -97,8 +102,10 @@ __all__ = [
     "ObjectKey",
     "ObjectRef",
     "OperatorConfig",
+    "OperatorDefinition",
     "Plan",
     "Recreate",
+    "RelatedSelector",
     "RemoveFinalizer",
     "Replace",
     "ServerFieldSet",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -85,6 +85,21 @@ def _freeze_namespaces(value: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(value)
 
 
+def _freeze_related(value: Mapping[K8sType, Callable[..., Any]]) -> Mapping[K8sType, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _check_related(_instance: Any, _attribute: Any, value: Mapping[Any, Any]) -> None:
+    for related_type, select in value.items():
+        if not isinstance(related_type, K8sType):
+            raise TypeError(f"related types are K8sType values, got {related_type!r}")
+        if not callable(select):
+            raise TypeError(
+                f"the selector of related type {related_type} must be a function "
+                f"select(parent) -> RelatedSelector | list[RelatedSelector], got {select!r}"
+            )
+
+
 def _check_name(_instance: Any, _attribute: Any, value: str) -> None:
     if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(
@@ -117,6 +132,7 @@ class OperatorConfig:
 
     ``namespaces`` restricts the operator to these namespaces (parents are only watched there,
     and namespaced children may only be created there); None means the whole cluster.
+    ``related`` maps read-only related types to their select functions (``with_related``).
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -125,6 +141,10 @@ class OperatorConfig:
         factory=dict, converter=_freeze_children, validator=_check_children, hash=False
     )
     namespaces: frozenset[str] | None = attrs.field(default=None, converter=_freeze_namespaces)
+    related: Mapping[K8sType, Callable[[Mapping[str, Any]], Any]] = attrs.field(
+        factory=dict, converter=_freeze_related, validator=_check_related, hash=False,
+        kw_only=True,
+    )
     _by_gvk: Mapping[tuple[str, str], tuple[K8sType, ChildConfig]] = attrs.field(
         init=False, eq=False, hash=False, repr=False
     )
@@ -141,6 +161,26 @@ class OperatorConfig:
         children = dict(self.children)
         children[child_type] = child_config if child_config is not None else ChildConfig.replace()
         return attrs.evolve(self, children=children)
+
+    def with_related(
+        self, related_type: K8sType, select: Callable[[Mapping[str, Any]], Any]
+    ) -> OperatorConfig:
+        """A new config whose handler also reads objects of ``related_type``.
+
+        ``select(parent)`` is a pure function of the parent returning a
+        ``kubeplan.core.related.RelatedSelector``, a list of them, or None. The runtime
+        watches the type, syncs a parent again when an object its selectors match changes,
+        and hands the matches to the handler as ``request.related.of(related_type)``.
+        Related objects are read-only: kubeplan never writes them.
+        """
+        related = dict(self.related)
+        related[related_type] = select
+        return attrs.evolve(self, related=related)
+
+    @property
+    def related_types(self) -> tuple[K8sType, ...]:
+        """The declared related types, in declaration order."""
+        return tuple(self.related)
 
     def within_namespaces(self, *namespaces: str) -> OperatorConfig:
         """A new config restricted to these namespaces."""

@@ -1,10 +1,10 @@
-"""CustomResourceDefinitions derived from attrs classes, and the cattrs converter that agrees.
+"""CustomResourceDefinitions derived from attrs classes, read and written by one converter.
 
 A parent's spec and status are described once, as attrs classes; this module turns them
 into the ``openAPIV3Schema`` of an ``apiextensions.k8s.io/v1`` CRD so that the API server
 validates, prunes and defaults exactly what the handler will read. Pure: no I/O.
 
-How Python maps to the schema (the converter from ``make_converter()`` writes and reads
+How Python maps to the schema (``kubeplan.core.convert``'s one converter writes and reads
 objects the same way, so an unstructured instance always validates against its schema):
 
 =====================================  ==================================================
@@ -23,21 +23,23 @@ an attrs class                         ``object`` with its ``properties`` and ``
 bare ``dict`` / ``dict[str, Any]``     ``object`` + ``x-kubernetes-preserve-unknown-fields``
 =====================================  ==================================================
 
-Field names follow ``kubeplan.core.convert`` (the converter behind ``SyncRequest.spec_as``):
+Field names follow ``kubeplan.core.convert`` (the converter behind ``SyncRequest.spec_as``,
+re-exported here as ``make_converter``, ``structure``, ``unstructure``, ``wire_name``):
 ``min_replicas`` is the key ``minReplicas`` (a trailing ``_`` is dropped); a field can
 choose its key with ``attrs.field(metadata={"name": "maxUnavailable"})``. A field
 without a default is required; a JSON-serialisable default
 (and ``attrs.Factory(list)`` / ``Factory(dict)`` / a factory that is an attrs class) becomes
 the schema's ``default``. Descriptions come from the class docstring and from
-``attrs.field(metadata={"description": ...})``. ``None`` values are left out when
-unstructuring (Kubernetes' ``omitempty``) and read back as ``None``.
+``attrs.field(metadata={"description": ...})``; OpenAPI validations (``minimum``,
+``maximum``, ``maxLength``, ``pattern`` ... see ``VALIDATION_KEYS``) from the same
+metadata. ``None`` values are left out when unstructuring (Kubernetes' ``omitempty``)
+and read back as ``None``.
 """
 
 from __future__ import annotations
 
 import datetime
 import enum
-import functools
 import json
 import types
 import typing
@@ -46,9 +48,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-from kubeplan.core.convert import camel_case
+from kubeplan.core import convert
+from kubeplan.core.convert import NAME_KEY, make_converter, unstructure, wire_name
 from kubeplan.core.types import K8sType
 
 if typing.TYPE_CHECKING:  # only for annotations: crd_of takes an OperatorDefinition
@@ -56,9 +57,19 @@ if typing.TYPE_CHECKING:  # only for annotations: crd_of takes an OperatorDefini
 
 Schema = dict[str, Any]
 
-#: metadata keys read from ``attrs.field(metadata=...)``
-NAME_KEY = "name"
+T = typing.TypeVar("T")
+
+#: metadata keys read from ``attrs.field(metadata=...)`` (``NAME_KEY`` comes from convert)
 DESCRIPTION_KEY = "description"
+
+#: OpenAPI validations a field may carry in ``attrs.field(metadata=...)``, copied into its
+#: schema as they are (the API server enforces them; pair them with attrs validators so
+#: that ``spec_as`` enforces the same bounds)
+VALIDATION_KEYS = (
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+    "minLength", "maxLength", "pattern", "minItems", "maxItems", "minProperties",
+    "maxProperties", "format",
+)
 
 _PRESERVE = "x-kubernetes-preserve-unknown-fields"
 _SCALARS: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -70,15 +81,6 @@ class SchemaError(TypeError):
 
 # --------------------------------------------------------------------------------------
 # field helpers shared by the schema and the converter
-
-
-def wire_name(field: attrs.Attribute) -> str:
-    """The key a field has in the Kubernetes object: ``metadata["name"]``, else the field's
-    name in camelCase, as ``kubeplan.core.convert`` writes it."""
-    name = field.metadata.get(NAME_KEY, camel_case(field.name))
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"field {field.name!r}: metadata['name'] must be a non-empty string")
-    return name
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -139,6 +141,9 @@ def _object_schema(cls: type, seen: tuple[type, ...]) -> Schema:
         description = field.metadata.get(DESCRIPTION_KEY)
         if description:
             prop = {"description": str(description), **prop}
+        bounds = {k: field.metadata[k] for k in VALIDATION_KEYS if k in field.metadata}
+        if bounds:
+            prop = {**prop, **bounds}
         has_default = field.default is not attrs.NOTHING
         if has_default:
             default = _default_value(field, tp, where)
@@ -431,139 +436,19 @@ def crd_of(definition: OperatorDefinition) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------
-# the converter
-
-
-def make_converter() -> cattrs.Converter:
-    """A fresh cattrs converter that reads and writes objects exactly as ``schema_for``
-    describes them: renamed fields, ``None`` left out, datetimes as RFC 3339 strings."""
-    # sets and tuples leave as lists (JSON has nothing else); sets sorted, so that equal
-    # values always give equal objects (the planner hashes and compares them)
-    converter = cattrs.Converter(
-        unstruct_collection_overrides={AbstractSet: _sorted_list, Sequence: list}
-    )
-    converter.register_unstructure_hook(datetime.datetime, _unstructure_datetime)
-    converter.register_structure_hook(datetime.datetime, _structure_datetime)
-    converter.register_unstructure_hook(datetime.date, datetime.date.isoformat)
-    converter.register_structure_hook(datetime.date, _structure_date)
-    converter.register_structure_hook_func(_is_int_or_string, _structure_int_or_string)
-    converter.register_unstructure_hook_factory(attrs.has, _unstructure_factory(converter))
-    converter.register_structure_hook_factory(attrs.has, _structure_factory(converter))
-    return converter
-
-
-def _sorted_list(items: Iterable[Any]) -> list[Any]:
-    values = list(items)
-    try:
-        return sorted(values)
-    except TypeError:  # mixed types (only under typing.Any): keep iteration order
-        return values
-
-
-def _unstructure_datetime(value: datetime.datetime) -> str:
-    # RFC 3339 needs an offset: naive datetimes are taken as UTC
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.UTC)
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def _structure_datetime(value: Any, _tp: type) -> datetime.datetime:
-    if isinstance(value, datetime.datetime):
-        return value
-    return datetime.datetime.fromisoformat(value)
-
-
-def _structure_date(value: Any, _tp: type) -> datetime.date:
-    if isinstance(value, datetime.date):
-        return value
-    return datetime.date.fromisoformat(value)
-
-
-def _is_int_or_string(tp: Any) -> bool:
-    return _is_union(tp) and {a for a in typing.get_args(tp) if a is not type(None)} == {int, str}
-
-
-def _structure_int_or_string(value: Any, tp: Any) -> int | str | None:
-    if value is None and _is_optional(tp):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"expected an integer or a string, got {value!r}")
-    return value
-
-
-def _renames(cls: type) -> dict[str, Any]:
-    return {
-        f.name: override(rename=wire_name(f))
-        for f in attrs.fields(cls)
-        if wire_name(f) != f.name
-    }
-
-
-def _unstructure_factory(converter: cattrs.Converter) -> Callable[[type], Callable[[Any], Any]]:
-    def factory(cls: type) -> Callable[[Any], Any]:
-        generated = make_dict_unstructure_fn(cls, converter, **_renames(cls))
-
-        def unstructure_without_none(obj: Any) -> dict[str, Any]:
-            return {k: v for k, v in generated(obj).items() if v is not None}
-
-        return unstructure_without_none
-
-    return factory
-
-
-def _structure_factory(converter: cattrs.Converter) -> Callable[[type], Callable[[Any, Any], Any]]:
-    def factory(cls: type) -> Callable[[Any, Any], Any]:
-        generated = make_dict_structure_fn(cls, converter, **_renames(cls))
-        hints = _hints(cls)
-        # optional fields without a default read back as None when the key is absent,
-        # because unstructuring leaves None out
-        absent_is_none = [
-            wire_name(f)
-            for f in attrs.fields(cls)
-            if f.init
-            and f.default is attrs.NOTHING
-            and _is_optional(_strip_annotated(hints.get(f.name, f.type)))
-        ]
-
-        def structure_filling_none(data: Any, tp: Any) -> Any:
-            if absent_is_none and isinstance(data, Mapping):
-                missing = [k for k in absent_is_none if k not in data]
-                if missing:
-                    data = {**data, **dict.fromkeys(missing)}
-            return generated(data, tp)
-
-        return structure_filling_none
-
-    return factory
-
-
-@functools.cache
-def _shared_converter() -> cattrs.Converter:
-    # built once and never reconfigured afterwards, so sharing it is safe
-    return make_converter()
-
-
-def unstructure(value: Any, as_type: Any = None) -> Any:
-    """``value`` (an attrs instance, enum, list ...) as plain JSON-ready data."""
-    return _shared_converter().unstructure(value, unstructure_as=as_type)
-
-
-T = typing.TypeVar("T")
+# the converter: the one of kubeplan.core.convert, re-exported here for compatibility
 
 
 def structure(data: Any, cls: type[T]) -> T:
-    """Plain data (a parent's ``spec`` or ``status``) as an instance of ``cls``.
-
-    Raises cattrs' ``ClassValidationError`` (a ``ValueError``/``TypeError`` group) that
-    names the offending field when the data does not fit.
-    """
-    return _shared_converter().structure(data, cls)
+    """Plain data as an instance of ``cls`` (``kubeplan.core.convert.structure``)."""
+    return convert.structure(data, cls)
 
 
 __all__ = [
     "CONDITIONS_SCHEMA",
+    "NAME_KEY",
     "OBSERVED_GENERATION_SCHEMA",
+    "VALIDATION_KEYS",
     "SchemaError",
     "crd_for",
     "crd_of",

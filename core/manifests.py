@@ -11,6 +11,7 @@ Least privilege, from the declared types and nothing else:
 * the parent type: ``get list watch`` (the cache), ``patch update`` (finalizers);
   ``<plural>/status``: ``get patch update`` (status writes);
 * every child type: ``get list watch create patch update delete`` (plan actions);
+* every related type (``config.with_related``): ``get list watch`` (read-only: a cache);
 * core ``events``: ``create patch`` (Events on the parent, aggregated by patching);
 * ``coordination.k8s.io`` ``leases``: ``get list watch create update patch``, when
   leader election (or sharding) is on, granted only in the operator's own namespace.
@@ -38,6 +39,7 @@ Manifest = dict[str, Any]
 PARENT_VERBS = ("get", "list", "watch", "patch", "update")
 STATUS_VERBS = ("get", "patch", "update")
 CHILD_VERBS = ("get", "list", "watch", "create", "patch", "update", "delete")
+RELATED_VERBS = ("get", "list", "watch")
 EVENT_VERBS = ("create", "patch")
 LEASE_VERBS = ("get", "list", "watch", "create", "update", "patch")
 
@@ -78,6 +80,8 @@ def _grants(config: OperatorConfig) -> dict[tuple[str, str], set[str]]:
     add(parent.group, f"{parent.plural}/status", STATUS_VERBS)
     for child in config.children:
         add(child.group, child.plural, CHILD_VERBS)
+    for related in config.related_types:
+        add(related.group, related.plural, RELATED_VERBS)
     add("", "events", EVENT_VERBS)
     return grants
 
@@ -111,7 +115,7 @@ def rbac_rules(config: OperatorConfig, *, leader_election: bool = True) -> list[
 
 
 def _declared_types(config: OperatorConfig) -> list[K8sType]:
-    return [config.parent, *config.children]
+    return [config.parent, *config.children, *config.related_types]
 
 
 # --------------------------------------------------------------------------------------

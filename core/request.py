@@ -13,6 +13,7 @@ and status, which validation rejects).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -205,13 +206,17 @@ def _children_field(value: Any) -> Children:
 class SyncRequest:
     """One parent, its observed children, and whether it is being finalized.
 
-    ``related`` holds other objects the adapters chose to pass in (read-only; never planned).
+    ``related`` holds the related objects the config's selectors matched
+    (``OperatorConfig.with_related``; read-only, never planned). ``now`` is the time of the
+    sync as the runtime's clock tells it (UTC; None when a test did not set one): time is an
+    input like any other, so a handler that depends on it stays pure and testable.
     """
 
     parent: RawObject
     children: Children = attrs.field(factory=Children.empty, converter=_children_field)
     finalizing: bool = False
     related: Children = attrs.field(factory=Children.empty, converter=_children_field)
+    now: datetime | None = None
 
     @classmethod
     def build(
@@ -222,6 +227,7 @@ class SyncRequest:
         config: OperatorConfig | None = None,
         finalizing: bool | None = None,
         related: Iterable[RawObject] = (),
+        now: datetime | None = None,
     ) -> SyncRequest:
         """A request from raw objects, typed by apiVersion/kind.
 
@@ -233,6 +239,7 @@ class SyncRequest:
             Children.from_objects((_type_of(obj, config), obj) for obj in children),
             is_terminating(parent) if finalizing is None else finalizing,
             Children.from_objects((_type_of(obj, config), obj) for obj in related),
+            now,
         )
 
     @property

@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 from hypothesis import assume
 from hypothesis import strategies as st
-from kubeplan.core import crd
+from kubeplan.core import convert
 from kubeplan.core.types import K8sType
 from kubeplan.testkit import scenario as sc
 
@@ -390,7 +390,7 @@ def parents(
     reads it back. Values the class's validators refuse are skipped (see ``overrides``)."""
     return objects_of(
         k8s_type,
-        spec_instances(spec_class, overrides=overrides).map(crd.unstructure),
+        spec_instances(spec_class, overrides=overrides).map(convert.unstructure),
         names=names,
         namespaces=namespaces,
     )

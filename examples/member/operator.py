@@ -1,4 +1,5 @@
-"""The smallest kubeplan operator: a ``Member`` gets a ConfigMap ``member-<name>`` that greets it.
+"""The smallest kubeplan operator: a ``Member`` gets a ConfigMap ``member-<name>`` that greets it
+(``<name>`` is the Member's own name).
 
 Run it against an embedded fake API server::
 
@@ -12,7 +13,6 @@ then, in another shell, with the kubeconfig it prints::
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
@@ -40,10 +40,9 @@ def sync(request: SyncRequest) -> SyncResponse:
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": "member-" + re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-"),
-            "namespace": request.namespace,
-        },
+        # named after the Member object (always a valid name), not its free-text spec.name:
+        # check_operator found that a spec.name such as "-" made an invalid ConfigMap name
+        "metadata": {"name": f"member-{request.name}", "namespace": request.namespace},
         "data": {"greeting": greeting},
     }
     return SyncResponse(children=[configmap], status={"greeting": greeting})

@@ -8,9 +8,11 @@ attributes such as ``operators.widgets`` are followed). The current directory is
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -70,8 +72,15 @@ def _import(module_part: str) -> ModuleType:
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
         raise LoadError(f"file {str(path)!r} does not exist (looked in {os.getcwd()})")
-    name = f"_kubeplan_target_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    # one module per file (examples are all called operator.py), loaded once: classes
+    # resolve their annotations through sys.modules, so a second load must not replace it
+    resolved = path.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
+    name = f"_kubeplan_target_{re.sub(r'[^0-9a-zA-Z_]', '_', path.stem)}_{digest}"
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, "__file__", None) == str(resolved):
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, resolved)
     if spec is None or spec.loader is None:
         raise LoadError(f"{str(path)!r} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)

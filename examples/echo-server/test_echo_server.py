@@ -1,0 +1,120 @@
+"""Tests of the echo-server example: pure plans first, then the whole operator.
+
+The handler is a pure function, so most tests need no API server: ``plan_for`` runs it
+and plans its answer, ``observe`` applies a plan to the request. ``check_operator`` then
+property-tests the real runtime against the fake API server in virtual time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kubeplan.core.crd import crd_of
+from kubeplan.core.request import SyncRequest
+from kubeplan.testkit.check import check_operator
+from kubeplan.testkit.harness import expect_plan, observe, plan_for, request_from_dicts
+from kubeplan.testkit.strategies import parents
+
+from kubeplan.commands._loading import load_definition
+
+HERE = Path(__file__).parent
+operator = load_definition(f"{HERE / 'operator.py'}:operator")
+example = __import__(operator.handler.__module__)  # the loaded operator.py module
+PARENT = yaml.safe_load((HERE / "echoserver.yaml").read_text())
+
+
+def echo(replicas: int = 2, greeting: str = "Hi", **status: object) -> dict:
+    parent = {**PARENT, "spec": {"greeting": greeting, "replicas": replicas, "port": 5678}}
+    return {**parent, "status": status} if status else parent
+
+
+def with_spec(request: SyncRequest, **changes: object) -> SyncRequest:
+    """The same parent (uid and all) with a changed spec, and the same children."""
+    parent = {**request.parent, "spec": {**request.spec, **changes}}
+    return SyncRequest(parent, request.children)
+
+
+def ready(request: SyncRequest, *names: str) -> SyncRequest:
+    """The request after the kubelet marked these Pods Ready."""
+    children = []
+    for type_, obj in request.children.all():
+        if obj["metadata"]["name"] in names:
+            obj = {**obj, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+        children.append((type_, obj))
+    return SyncRequest(request.parent, request.children.from_objects(children))
+
+
+def test_a_new_echo_server_gets_a_pod_per_replica_and_a_service() -> None:
+    plan = plan_for(operator, request_from_dicts(echo(replicas=2), config=operator.config))
+    expect_plan(plan).creates("Pod default/hello-0", "Pod default/hello-1",
+                              "Service default/hello").deletes_nothing()
+    expect_plan(plan).writes_status({"replicas": 2, "readyReplicas": 0})
+
+
+def test_a_second_pass_does_nothing() -> None:
+    request = request_from_dicts(echo(), config=operator.config)
+    after = observe(request, plan_for(operator, request))
+    expect_plan(plan_for(operator, after)).does_nothing()
+
+
+def test_the_status_counts_the_pods_the_kubelet_reports_ready() -> None:
+    request = request_from_dicts(echo(), config=operator.config)
+    after = observe(request, plan_for(operator, request))
+    plan = plan_for(operator, ready(after, "hello-0"))
+    expect_plan(plan).touches_no_child().writes_status({"readyReplicas": 1})
+
+
+def test_a_new_greeting_recreates_the_pods_and_leaves_the_service_alone() -> None:
+    request = request_from_dicts(echo(greeting="Hi"), config=operator.config)
+    after = observe(request, plan_for(operator, request))
+    plan = plan_for(operator, with_spec(after, greeting="Hello"))
+    expect_plan(plan).recreates("Pod default/hello-0", fields=["spec.containers"])
+    expect_plan(plan).recreates("Pod default/hello-1").replaces_nothing().creates_nothing()
+
+
+def test_fewer_replicas_delete_the_extra_pods() -> None:
+    request = request_from_dicts(echo(replicas=3), config=operator.config)
+    after = observe(request, plan_for(operator, request))
+    plan = plan_for(operator, with_spec(after, replicas=1))
+    expect_plan(plan).deletes("Pod default/hello-1", "Pod default/hello-2").creates_nothing()
+
+
+def test_a_spec_out_of_bounds_is_reported_and_touches_nothing() -> None:
+    plan = plan_for(operator, request_from_dicts(echo(replicas=500), config=operator.config))
+    expect_plan(plan).fails("replicas").touches_no_child().has_condition("Synced", "False")
+
+
+@settings(max_examples=30, deadline=None)
+@given(parents(example.EchoServer, example.EchoServerSpec,
+               overrides={"EchoServerSpec.replicas": st.integers(0, 5)}))
+def test_any_spec_converges_in_one_plan(parent: dict) -> None:
+    request = request_from_dicts(parent, config=operator.config)
+    plan = plan_for(operator, request)
+    spec = request.spec_as(example.EchoServerSpec)
+    pods = [a for a in plan.child_actions if a.ref.type.kind == "Pod"]
+    assert len(pods) == spec.replicas
+    for action in pods:  # every Pod says the greeting on the port
+        container = action.obj["spec"]["containers"][0]
+        assert container["args"] == [f"-text={spec.greeting}", f"-listen=:{spec.port}"]
+    expect_plan(plan_for(operator, observe(request, plan))).does_nothing()
+
+
+def test_the_whole_operator_keeps_its_invariants() -> None:
+    """The real runtime on the fake API server: scenarios of creates, edits, deletes,
+    foreign objects, faults and restarts; every invariant must hold."""
+    check_operator(operator, settings=settings(max_examples=15, deadline=None, database=None))
+
+
+def test_crd_yaml_is_what_kubeplan_crd_prints() -> None:
+    assert yaml.safe_load((HERE / "crd.yaml").read_text()) == crd_of(operator)
+
+
+@pytest.mark.parametrize("replicas", [0, 20])
+def test_the_crd_admits_the_bounds(replicas: int) -> None:
+    schema = crd_of(operator)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    bounds = schema["properties"]["spec"]["properties"]["replicas"]
+    assert bounds["minimum"] <= replicas <= bounds["maximum"]

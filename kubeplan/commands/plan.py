@@ -1,0 +1,346 @@
+"""Print the plan an operator would carry out for one parent, changing nothing.
+
+Offline (the default): the parent comes from -f FILE and the objects that exist from
+--observed DIR (every .yaml/.yml/.json file in it, multi-document streams and
+`kind: List` included, as `kubectl get -o yaml` writes them). Objects of a declared
+child type are the parent's children (one without an ownerReferences key is taken to
+be owned by the parent); objects of a related type (OperatorConfig.with_related) are
+handed to the handler as related objects when its selectors match them (an object of a
+type that is both is a child only when it has a controller ownerReference).
+
+Against a cluster (--kubeconfig and/or --context): read-only. The parent's live
+metadata and status are read from the cluster and the file's spec laid over them (so
+the plan answers "what would the operator do if I applied this file?"); the children
+are the objects the operator owns; related objects are read with the handler's
+selectors. Nothing is written: only GET and LIST requests are sent.
+
+MODULE:ATTR names the OperatorDefinition (a dotted module or a file path).
+
+Examples:
+  kubeplan plan examples/echo-server/operator.py:operator \\
+      -f examples/echo-server/echoserver.yaml
+  kubeplan plan my_operator:operator -f web.yaml --observed observed/
+  kubeplan plan my_operator:operator -f web.yaml --kubeconfig ~/.kube/config -o json
+
+Exit codes: 0 the plan is empty (nothing to do); 2 the plan has actions (or bad
+usage); 1 an error explained on stderr (the target does not load, the file is not a
+parent of this operator, the cluster cannot be reached ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from kubeplan.commands._loading import LoadError, load_definition
+from kubeplan.core.config import LABEL_OPERATOR, LABEL_PARENT_UID, OperatorConfig
+from kubeplan.core.definition import OperatorDefinition
+from kubeplan.core.handler import HandlerInfo
+from kubeplan.core.memo import ApplyMemo
+from kubeplan.core.objects import controller_ref_of, is_owned_by, name_of, namespace_of, uid_of
+from kubeplan.core.plan import Create, Plan
+from kubeplan.core.planner import plan as make_plan
+from kubeplan.core.related import resolve_selectors, select_related
+from kubeplan.core.request import Children, SyncRequest
+from kubeplan.core.types import K8sType
+
+HELP = "print the plan for a parent without changing anything (exit 2: there is work)"
+
+RawObject = dict[str, Any]
+
+
+class PlanError(Exception):
+    """Something the user must fix; the message says what."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="MODULE:ATTR", help="the OperatorDefinition to plan")
+    parser.add_argument("-f", "--filename", required=True, metavar="FILE",
+                        help="the parent, as YAML or JSON (one object)")
+    parser.add_argument("--observed", metavar="DIR",
+                        help="offline: a folder of the objects that exist (children, related)")
+    parser.add_argument("--kubeconfig", metavar="PATH",
+                        help="read the current state from this cluster (read-only)")
+    parser.add_argument("--context", help="kubeconfig context (implies reading a cluster)")
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                        help="text: one line per action with its reason; json: the plan's data")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        definition = load_definition(args.target)
+        parent = read_parent(Path(args.filename), definition.config)
+        if args.kubeconfig or args.context:
+            if args.observed:
+                raise PlanError("give --observed (offline) or --kubeconfig/--context "
+                                "(a cluster), not both")
+            request = asyncio.run(_request_from_cluster(definition, parent, args))
+            plan = plan_request(definition, request)
+            creates = [a.ref for a in plan.actions if isinstance(a, Create)]
+            if creates:  # desired names held by objects we do not own: the planner reports them
+                foreign = asyncio.run(_foreign_from_cluster(args, creates))
+                if foreign:
+                    request = SyncRequest(
+                        request.parent,
+                        Children.from_objects([*request.children.all(), *foreign]),
+                        request.finalizing,
+                        request.related,
+                    )
+                    plan = plan_request(definition, request)
+        else:
+            observed = read_objects(Path(args.observed)) if args.observed else []
+            request = request_offline(definition.config, parent, observed)
+            plan = plan_request(definition, request)
+    except (LoadError, PlanError) as exc:
+        print(f"kubeplan plan: {exc}", file=sys.stderr)
+        return 1
+    if args.output == "json":
+        sys.stdout.write(json.dumps(plan.to_dict(), indent=2, default=str) + "\n")
+    else:
+        sys.stdout.write(str(plan) + "\n")
+    return 2 if plan.actions else 0
+
+
+# -- reading files ------------------------------------------------------------------------------
+
+
+def _load_documents(path: Path) -> list[Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{path} is not valid YAML or JSON: {exc}") from exc
+    objects: list[RawObject] = []
+    for doc in documents:
+        if not isinstance(doc, dict):
+            raise PlanError(f"{path}: expected Kubernetes objects (mappings), found {doc!r:.60}")
+        if doc.get("kind", "").endswith("List") and isinstance(doc.get("items"), list):
+            objects.extend(doc["items"])
+        else:
+            objects.append(doc)
+    return objects
+
+
+def read_parent(path: Path, config: OperatorConfig) -> RawObject:
+    """The one parent in ``path``, checked to be of the operator's parent type."""
+    objects = _load_documents(path)
+    parent_type = config.parent
+    if len(objects) != 1:
+        raise PlanError(
+            f"{path} holds {len(objects)} objects; -f takes exactly one {parent_type.kind} "
+            "(put the objects that exist in a folder and pass it with --observed)"
+        )
+    parent = objects[0]
+    if not parent_type.matches(parent):
+        raise PlanError(
+            f"{path} is a {parent.get('apiVersion')}/{parent.get('kind')}, not a parent of "
+            f"operator {config.name!r}: it manages {parent_type} (apiVersion: "
+            f"{parent_type.api_version}, kind: {parent_type.kind})"
+        )
+    meta = parent.get("metadata")
+    if not isinstance(meta, dict) or not meta.get("name"):
+        raise PlanError(f"{path}: the {parent_type.kind} has no metadata.name")
+    if parent_type.namespaced and not meta.get("namespace"):
+        parent = {**parent, "metadata": {**meta, "namespace": "default"}}
+    return parent
+
+
+def read_objects(folder: Path) -> list[RawObject]:
+    if not folder.is_dir():
+        raise PlanError(f"--observed {str(folder)!r} is not a folder")
+    objects: list[RawObject] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+            objects.extend(_load_documents(path))
+    return objects
+
+
+def request_offline(
+    config: OperatorConfig, parent: RawObject, observed: Iterable[RawObject]
+) -> SyncRequest:
+    """The request from files: observed objects sorted into children and related objects."""
+    from kubeplan.testkit.harness import request_from_dicts
+
+    children: list[RawObject] = []
+    related: list[tuple[K8sType, RawObject]] = []
+    related_types = {(t.api_version, t.kind): t for t in config.related_types}
+    for obj in observed:
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        is_child = config.child_type_of(str(api_version), str(kind)) is not None
+        related_type = related_types.get((api_version, kind))
+        if related_type is not None:  # the runtime's related cache holds every object
+            related.append((related_type, obj))
+        if is_child and (related_type is None or controller_ref_of(obj) is not None):
+            children.append(obj)  # of a type that is also related: only if owned by someone
+        elif not is_child and related_type is None:
+            declared = [str(t) for t in (*config.child_types, *config.related_types)]
+            raise PlanError(
+                f"observed {api_version}/{kind} {name_of(obj)!r} is neither a child type nor a "
+                f"related type of operator {config.name!r} (declared: {', '.join(declared)})"
+            )
+    try:
+        request = request_from_dicts(parent, children, config)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+    if not related:
+        return request
+    selected = _select(config, request.parent, related)
+    return SyncRequest(request.parent, request.children, request.finalizing, selected)
+
+
+def _select(
+    config: OperatorConfig, parent: RawObject, related: list[tuple[K8sType, RawObject]]
+) -> Children:
+    try:
+        selectors = resolve_selectors(config.related, parent)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+    found: dict[K8sType, list[RawObject]] = {}
+    for type_, items in selectors.items():
+        objects = [obj for t, obj in related if t == type_]
+        found[type_] = list(select_related(items, objects))  # type: ignore[arg-type]
+    return Children.build(found)
+
+
+def plan_request(definition: OperatorDefinition, request: SyncRequest) -> Plan:
+    """Call the handler as the runtime would and plan its answer (the planner is pure)."""
+    info = HandlerInfo.of(definition.handler)
+    now = datetime.now(UTC)
+    if request.now is None:
+        request = attrs.evolve(request, now=now)
+    function = info.finalize if request.finalizing and info.finalize else info.sync
+    try:
+        result: Any = function(request)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+    except Exception as exc:  # planned like the runtime plans it: a failed condition
+        result = exc
+    return make_plan(definition.config, request, result, memo=ApplyMemo.empty(),
+                     now=now, has_finalize=info.has_finalize)
+
+
+# -- reading a cluster ----------------------------------------------------------------------------
+
+
+async def _request_from_cluster(
+    definition: OperatorDefinition, parent: RawObject, args: argparse.Namespace
+) -> SyncRequest:
+    from kubeplan.adapters.errors import ApiError, NotFound
+
+    config = definition.config
+    client = await _connect(args)
+    try:
+        try:
+            live = await client.get(config.parent, name_of(parent) or "",
+                                    namespace_of(parent))
+        except NotFound:
+            live = None
+        if live is not None:
+            parent = {**live, "spec": parent.get("spec", live.get("spec"))}
+        uid = uid_of(parent)
+        children: list[tuple[K8sType, RawObject]] = []
+        if uid:
+            selector = f"{LABEL_OPERATOR}={config.name},{LABEL_PARENT_UID}={uid}"
+            for type_ in config.child_types:
+                listed = await client.list(type_, label_selector=selector)
+                for obj in listed.get("items") or ():
+                    obj.setdefault("apiVersion", type_.api_version)
+                    obj.setdefault("kind", type_.kind)
+                    if is_owned_by(obj, uid):
+                        children.append((type_, obj))
+        related = await _related_from_cluster(client, config, parent)
+        request = SyncRequest(parent, Children.from_objects(children), related=related)
+        if live is None:  # a parent not created yet: give it a uid so the plan can be made
+            from kubeplan.testkit.harness import request_from_dicts
+
+            request = SyncRequest(
+                request_from_dicts(parent, config=config).parent, request.children,
+                related=related,
+            )
+        return request
+    except (ApiError, OSError) as exc:
+        raise _read_failed(client, exc) from exc
+    finally:
+        await client.close()
+
+
+def _read_failed(client: Any, exc: BaseException) -> PlanError:
+    """A read that failed: unreachable (no HTTP status) or refused (RBAC, a missing CRD)."""
+    host = getattr(client, "_host", "the cluster")
+    status = getattr(exc, "status", None)
+    if isinstance(exc, OSError) or status == 0:
+        return PlanError(
+            f"cannot reach the cluster at {host} ({getattr(exc, 'message', exc)}); check "
+            "--kubeconfig/--context and that the cluster is running"
+        )
+    if status == 404:
+        return PlanError(
+            f"the cluster at {host} does not serve a type this operator needs ({exc}); is the "
+            "CRD installed? (kubeplan crd MODULE:ATTR | kubectl apply -f -)"
+        )
+    if status in (401, 403):
+        return PlanError(f"the cluster at {host} refused a read ({exc}); kubeplan plan needs "
+                         "get/list on the parent, child and related types")
+    return PlanError(f"reading from the cluster at {host} failed: {exc}")
+
+
+async def _connect(args: argparse.Namespace) -> Any:
+    from kubeplan.adapters.client import KubeClient
+
+    try:
+        return await KubeClient.from_config(args.kubeconfig, args.context, read_attempts=1)
+    except Exception as exc:  # kubeconfig missing, malformed, unknown context
+        raise PlanError(f"cannot load the Kubernetes configuration: {exc}") from exc
+
+
+async def _foreign_from_cluster(
+    args: argparse.Namespace, refs: list[Any]
+) -> list[tuple[K8sType, RawObject]]:
+    from kubeplan.adapters.errors import ApiError, NotFound
+
+    client = await _connect(args)
+    found: list[tuple[K8sType, RawObject]] = []
+    try:
+        for ref in refs:
+            try:
+                found.append((ref.type, await client.get(ref.type, ref.name, ref.namespace)))
+            except NotFound:
+                continue
+    except (ApiError, OSError) as exc:
+        raise _read_failed(client, exc) from exc
+    finally:
+        await client.close()
+    return found
+
+
+async def _related_from_cluster(client: Any, config: OperatorConfig, parent: RawObject) -> Children:
+    if not config.related:
+        return Children.empty()
+    try:
+        selectors = resolve_selectors(config.related, parent)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+    found: dict[K8sType, list[RawObject]] = {}
+    for type_, items in selectors.items():
+        chosen: dict[tuple[str | None, str], RawObject] = {}
+        for selector in items:
+            listed = await client.list(type_, selector.namespace if type_.namespaced else None)
+            for obj in listed.get("items") or ():
+                obj.setdefault("apiVersion", type_.api_version)
+                obj.setdefault("kind", type_.kind)
+                if selector.matches(obj):
+                    chosen[(namespace_of(obj), name_of(obj) or "")] = obj
+        found[type_] = list(chosen.values())
+    return Children.build(found)
