@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -123,6 +124,7 @@ class WatchCache:
         settings: RuntimeSettings | None = None,
         listener: ChangeListener | None = None,
         metrics: OperatorMetrics | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.type = type_
@@ -139,8 +141,10 @@ class WatchCache:
         self._by_uid: dict[str, Key] = {}
         self._by_owner: dict[str, set[Key]] = {}
         self._deleted_rv: dict[Key, int] = {}
+        # ``rng`` seeds the reconnect jitter (a seeded runtime replays exactly)
         self._backoff = Backoff(
-            base=self.settings.watch_backoff_base, cap=self.settings.watch_backoff_cap
+            base=self.settings.watch_backoff_base, cap=self.settings.watch_backoff_cap,
+            rng=rng or random.Random(),
         )
 
     def __repr__(self) -> str:
@@ -187,6 +191,23 @@ class WatchCache:
             if deleted is not None and deleted >= new_rv:
                 return
         self._put(key, strip(obj))
+
+    def observe_deleted(self, obj: RawObject) -> None:
+        """Take our own successful DELETE of ``obj`` (matched by uid with the cached
+        version): drop it now, so a sync running before the watch's DELETED event does not
+        plan the same delete again. Its resourceVersion is remembered like a watched delete,
+        so a lagging event can never bring it back. Listeners are not called (as in
+        ``observe``); the watch event that follows finds nothing left to report."""
+        meta = obj.get("metadata") or {}
+        key = key_of(obj)
+        current = self._store.get(key)
+        if current is None or (current.get("metadata") or {}).get("uid") != meta.get("uid"):
+            return
+        self._remove(key)
+        rv = _rv(current)
+        if rv is not None:
+            self._deleted_rv[key] = rv
+        self._gauge()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -289,7 +310,7 @@ class WatchCache:
                 self._deleted_rv[key] = new_rv
             if old is not None:
                 self._notify(old, None)
-        else:
+        elif not self._stale_after_delete(key, old, obj):
             self._put(key, obj)
             # the answer of our own write was stored already: nothing new to report
             if old is None or _rv(old) != _rv(obj) or _rv(obj) is None:
@@ -297,6 +318,12 @@ class WatchCache:
         if rv:
             self.resource_version = rv
         self._gauge()
+
+    def _stale_after_delete(self, key: Key, old: RawObject | None, obj: RawObject) -> bool:
+        """A lagging event of an object already known deleted (``observe_deleted`` ran
+        before the watch caught up): adding it back would make a sync delete it again."""
+        deleted, new_rv = self._deleted_rv.get(key), _rv(obj)
+        return old is None and deleted is not None and new_rv is not None and new_rv <= deleted
 
     # -- store bookkeeping ----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 import uuid
 from collections import OrderedDict
@@ -54,6 +55,7 @@ class EventRecorder:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_remembered: int = 4096,
+        rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.component = component
@@ -62,6 +64,9 @@ class EventRecorder:
         self.clock = clock
         self.wall_clock = wall_clock
         self.max_remembered = max_remembered
+        #: Event name suffixes come from ``rng`` when given (a seeded run names its Events
+        #: the same way every time), else from uuid4
+        self.rng = rng
         self.instance = os.environ.get("HOSTNAME") or "kubeplan"
         self._posted: OrderedDict[tuple[str, str, str, str], _Posted] = OrderedDict()
 
@@ -89,7 +94,9 @@ class EventRecorder:
                 except NotFound:
                     pass  # expired (events have a TTL): post a fresh one
             namespace = meta.get("namespace") or "default"
-            name = f"{meta.get('name', 'unknown')}.{uuid.uuid4().hex[:16]}"
+            suffix = (f"{self.rng.getrandbits(64):016x}" if self.rng is not None
+                      else uuid.uuid4().hex[:16])
+            name = f"{meta.get('name', 'unknown')}.{suffix}"
             await self.client.create(Event, self._event(parent, name, namespace, type_, reason,
                                                         message, now), namespace=namespace)
             self._posted[key] = _Posted(name, namespace, 1, self.clock())

@@ -65,6 +65,7 @@ from kubeplan.adapters.metrics import OperatorMetrics
 from kubeplan.adapters.protocol import ApiClient, RawObject
 from kubeplan.core import objects
 from kubeplan.core import plan as plans
+from kubeplan.core.compare import json_equal, merge_patch
 from kubeplan.core.config import OperatorConfig
 from kubeplan.core.memo import ApplyMemo
 from kubeplan.core.status import CONDITION_SYNCED, REASON_CHILD_CONFLICT, with_condition
@@ -74,6 +75,13 @@ log = logging.getLogger(__name__)
 
 #: receives every object a write returned (the runtime feeds it to the watch caches)
 WriteObserver = Callable[[K8sType, RawObject], None]
+#: a write is about to be sent for this parent: False aborts it (leadership or the shard
+#: was lost since the sync started; another replica may be syncing the parent now)
+WriteGate = Callable[[str | None], bool]
+
+
+class WriteAborted(Exception):
+    """The write gate closed during a plan: the rest of the plan is not sent."""
 
 
 @attrs.frozen
@@ -106,6 +114,8 @@ class ExecutionResult:
     wrote_children: bool = False
     parent: RawObject | None = None
     foreign: tuple[tuple[K8sType, RawObject], ...] = ()
+    #: the write gate closed mid-plan (leadership or shard lost): nothing more was sent
+    aborted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -140,6 +150,8 @@ class Executor:
         *,
         recorder: EventRecorder | None = None,
         observe: WriteObserver | None = None,
+        observe_deleted: WriteObserver | None = None,
+        may_write: WriteGate | None = None,
         metrics: OperatorMetrics | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         background_events: bool = False,
@@ -150,26 +162,40 @@ class Executor:
         self.background_events = background_events
         self._pending_events: dict[tuple[str, str, str, str], asyncio.Task[None]] = {}
         self.observe = observe or (lambda _type, _obj: None)
+        self.observe_deleted = observe_deleted or (lambda _type, _obj: None)
+        self.may_write = may_write
         self.metrics = metrics
         self.wall_clock = wall_clock
 
     async def execute(self, plan: plans.Plan, parent: RawObject) -> ExecutionResult:
         run = _Run(self, parent)
         batch: list[Any] = []
-        for action in plan.actions:
-            if isinstance(action, _CHILD_ACTIONS):
-                batch.append(action)
-                continue
+        try:
+            for action in plan.actions:
+                if isinstance(action, _CHILD_ACTIONS):
+                    batch.append(action)
+                    continue
+                await run.children(batch)
+                batch = []
+                await run.action(action)
             await run.children(batch)
-            batch = []
-            await run.action(action)
-        await run.children(batch)
-        await run.report(plan)
+            await run.report(plan)
+        except WriteAborted:
+            # not a failure of the parent: whoever may sync it now re-plans from scratch
+            log.info("%s: write gate closed; the rest of the plan is not sent",
+                     objects.name_of(parent))
+            run.aborted = True
         return ExecutionResult(
             memo_updates=tuple(run.memo_updates), failures=tuple(run.failures),
             conflict=run.conflict, wrote_children=run.wrote_children, parent=run.parent,
-            foreign=tuple(run.foreign),
+            foreign=tuple(run.foreign), aborted=run.aborted,
         )
+
+    def check_gate(self, parent_uid: str | None) -> None:
+        """Raise ``WriteAborted`` unless this replica may still write for the parent
+        ``parent_uid`` (checked right before each request, as docs/sharding.md requires)."""
+        if self.may_write is not None and not self.may_write(parent_uid):
+            raise WriteAborted()
 
 
     def post_event_soon(self, parent: RawObject, type_: Any, reason: str,
@@ -226,6 +252,7 @@ class _Run:
         self.wrote_children = False
         self.foreign: list[tuple[K8sType, RawObject]] = []
         self.wrote_parent = False
+        self.aborted = False
         self.done: dict[str, list[str]] = {}  # event reason -> children described
 
     # -- dispatch -------------------------------------------------------------------------
@@ -237,7 +264,10 @@ class _Run:
                 await self.action(action)
             return
         parts = [_Run(self.x, self.parent or {}) for _ in actions]
-        await asyncio.gather(*(part.action(a) for part, a in zip(parts, actions, strict=True)))
+        results = await asyncio.gather(
+            *(part.action(a) for part, a in zip(parts, actions, strict=True)),
+            return_exceptions=True,
+        )
         for part in parts:
             self.memo_updates.extend(part.memo_updates)
             self.failures.extend(part.failures)
@@ -246,12 +276,16 @@ class _Run:
             self.wrote_children |= part.wrote_children
             for reason, described in part.done.items():
                 self.done.setdefault(reason, []).extend(described)
+        for outcome in results:  # merged first: what was written before stays recorded
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def action(self, action: Any) -> None:
         name = type(action).__name__
         handler = getattr(self, f"_{name.lower()}", None)
         if handler is None:
             raise TypeError(f"the executor does not know the plan action {name}")
+        self.x.check_gate(self.parent_uid)
         try:
             await handler(action)
             result = "ok"
@@ -342,10 +376,22 @@ class _Run:
 
     async def _delete_child(self, action: Any, reason: str) -> None:
         ref = action.ref
+        returned: RawObject | None = None
         with contextlib.suppress(NotFound):  # already gone: the goal of a delete
-            await self.x.client.delete(
+            returned = await self.x.client.delete(
                 ref.type, ref.name, ref.namespace, uid=ref.uid, propagation_policy="Background"
             )
+        if returned is not None and objects.is_terminating(returned) and (
+            objects.finalizers_of(returned)
+        ):
+            self.x.observe(ref.type, returned)  # still there until its finalizers are done
+        else:
+            # gone: drop it from the cache now, or a sync before the watch's DELETED event
+            # would plan the same delete again
+            meta: dict[str, Any] = {"name": ref.name, "uid": ref.uid}
+            if ref.namespace:
+                meta["namespace"] = ref.namespace
+            self.x.observe_deleted(ref.type, {"metadata": meta})
         uid = ref.uid
         if uid:
             self.memo_updates.append(lambda memo: memo.forget(uid))
@@ -363,7 +409,18 @@ class _Run:
 
     async def _updatestatus(self, action: plans.UpdateStatus) -> None:
         ref = action.ref
-        body: dict[str, Any] = {"status": action.patch}
+        patch = action.patch
+        if self.failures:
+            # children failed before this status write: write the failure in the same
+            # request, never "Synced=True" first and "Synced=False" after it. The status
+            # is then the same on every retry, so a retry writes nothing and the parent's
+            # own watch events cannot keep re-triggering syncs.
+            stored = dict((self.parent or {}).get("status") or {})
+            status = self._failure_status(dict(action.status), stored)
+            if json_equal(status, stored):
+                return
+            patch = merge_patch(stored, status)
+        body: dict[str, Any] = {"status": patch}
         rv = self._parent_rv(action.resource_version)
         if rv:
             body["metadata"] = {"resourceVersion": rv}
@@ -431,23 +488,33 @@ class _Run:
         else:
             await recorder.post(parent, type_, reason, message)
 
+    def _failure_reason(self) -> tuple[str, str]:
+        clash = any(f.reason == REASON_CHILD_CONFLICT for f in self.failures)
+        reason = REASON_CHILD_CONFLICT if clash else "ActionsFailed"
+        return reason, "; ".join(f.message for f in self.failures)
+
+    def _failure_status(self, status: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+        """``status`` with ``Synced=False`` saying which actions failed (the transition
+        time of a stored ``Synced=False`` is kept, so the same failure is the same status)."""
+        reason, message = self._failure_reason()
+        return with_condition(
+            status, CONDITION_SYNCED, "False", reason, message, self.x.wall_clock(), stored,
+            observed_generation=objects.generation_of(self.parent or {}),
+        )
+
     async def _report_failures(self) -> None:
         parent = self.parent
         if parent is None:
             return
-        clash = any(f.reason == REASON_CHILD_CONFLICT for f in self.failures)
-        reason = REASON_CHILD_CONFLICT if clash else "ActionsFailed"
-        message = "; ".join(f.message for f in self.failures)
+        reason, message = self._failure_reason()
         if self.x.recorder is not None:
             await self._event(parent, "Warning", reason, message)
         previous = dict(parent.get("status") or {})
-        status = with_condition(
-            previous, CONDITION_SYNCED, "False", reason, message, self.x.wall_clock(), previous,
-            observed_generation=objects.generation_of(parent),
-        )
+        status = self._failure_status(previous, previous)
         conditions = (status or {}).get("conditions")
         if conditions == previous.get("conditions"):
             return
+        self.x.check_gate(self.parent_uid)
         try:
             returned = await self.x.client.patch(
                 self.x.config.parent, objects.name_of(parent),

@@ -26,8 +26,12 @@ class HealthServer:
         metrics: Sequence[Callable[[], bytes]],
         host: str = "0.0.0.0",
         port: int = 8080,
+        details: Sequence[Callable[[], str]] = (),
     ) -> None:
         self.live, self.ready, self.metrics = list(live), list(ready), list(metrics)
+        #: lines appended to /readyz (e.g. "is_leader: false"): a standby is ready (its
+        #: caches are warm) but a human or a probe script can see which replica is active
+        self.details = list(details)
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 
@@ -56,7 +60,9 @@ class HealthServer:
 
     async def _readyz(self, _request: web.Request) -> web.Response:
         ok = all(check() for check in self.ready)
-        return web.Response(status=200 if ok else 503, text="ok\n" if ok else "caches syncing\n")
+        text = "ok\n" if ok else "caches syncing\n"
+        text += "".join(f"{detail()}\n" for detail in self.details)
+        return web.Response(status=200 if ok else 503, text=text)
 
     async def _metrics(self, _request: web.Request) -> web.Response:
         body = b"".join(render() for render in self.metrics)

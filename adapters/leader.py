@@ -25,14 +25,20 @@ write and send writes with resourceVersion/uid preconditions; see docs/sharding.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import attrs
 from kubeplan.adapters.errors import AlreadyExists, ApiError, Conflict, NotFound
-from kubeplan.adapters.leases import Clock, DeadlineExceeded, WallClock, bounded, read_lease
+from kubeplan.adapters.leases import (
+    Clock,
+    DeadlineExceeded,
+    WallClock,
+    bounded,
+    read_lease,
+    reap,
+)
 from kubeplan.adapters.protocol import ApiClient, RawObject
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseObservation, LeaseRecord, lease_body, observe
@@ -323,6 +329,4 @@ class LeaderElector:
             await asyncio.wait({stop, timer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (stop, timer):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await reap(task)

@@ -9,17 +9,16 @@ test moves time, so a 15 s lease expires in microseconds of real time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kubeplan.adapters.errors import NotFound
 from kubeplan.adapters.protocol import ApiClient
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseRecord
 
-__all__ = ["Clock", "DeadlineExceeded", "WallClock", "bounded", "read_lease"]
+__all__ = ["Clock", "DeadlineExceeded", "WallClock", "bounded", "read_lease", "reap"]
 
 T = TypeVar("T")
 
@@ -46,6 +45,22 @@ class DeadlineExceeded(TimeoutError):
     """A request did not answer before the protocol's deadline on the injected clock."""
 
 
+async def reap(task: asyncio.Future[Any]) -> None:
+    """Cancel a helper task and wait for it, without swallowing a cancellation of the
+    *caller*: ``suppress(CancelledError)`` around the await would also swallow a cancel
+    that lands on the caller while it waits, and a killed replica would then keep
+    renewing its lease forever."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except Exception:  # the helper's own failure does not matter once it is cancelled
+        pass
+
+
 async def bounded(clock: Clock, request: Awaitable[T], seconds: float) -> T:
     """Await ``request`` but give up after ``seconds`` of *clock* time.
 
@@ -64,9 +79,7 @@ async def bounded(clock: Clock, request: Awaitable[T], seconds: float) -> T:
     finally:
         timer.cancel()
         if not work.done():
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await work
+            await reap(work)
     if work.cancelled():
         raise DeadlineExceeded(f"no answer within {seconds:.3f}s")
     return work.result()

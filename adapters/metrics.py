@@ -31,6 +31,12 @@ class OperatorMetrics:
             ["operator"], registry=r,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
+        self.active = Gauge(
+            "kubeplan_replica_active",
+            "1 while this replica may sync (leader, or shard member; always 1 in single "
+            "mode), by mode (single, leader, shard).",
+            ["operator", "mode"], registry=r,
+        )
         self.queue_depth = Gauge(
             "kubeplan_workqueue_depth", "Parents waiting to be synced.", ["operator"], registry=r,
         )

@@ -97,6 +97,14 @@ class WorkQueue(Generic[K]):
     def failures(self, key: K) -> int:
         return self._backoff.failures(key)
 
+    def is_processing(self, key: K) -> bool:
+        """``key`` is being synced right now (handed out, ``done`` not called yet)."""
+        return key in self._processing
+
+    def processing(self) -> frozenset[K]:
+        """The keys in flight (the runtime cancels those it may no longer sync)."""
+        return frozenset(self._processing)
+
     def cancel_delayed(self, key: K) -> None:
         """Drop a pending delayed add (the parent is gone)."""
         pending = self._delayed.pop(key, None)
@@ -183,9 +191,10 @@ class WorkQueue(Generic[K]):
             self._watchers.append(watcher)
             await watcher
 
-    async def wait_no_processing(self) -> None:
-        """Return once no key is in flight (graceful stop waits for this)."""
-        while self._processing:
+    async def wait_no_processing(self, which: Callable[[K], bool] | None = None) -> None:
+        """Return once no key is in flight (graceful stop waits for this); with ``which``,
+        once no key for which it is True is in flight (a shard handoff drains this way)."""
+        while any(which is None or which(key) for key in self._processing):
             watcher = asyncio.get_running_loop().create_future()
             self._watchers.append(watcher)
             await watcher

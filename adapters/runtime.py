@@ -19,6 +19,14 @@ Outcome of a sync, and what happens next:
 
 ``stop()`` (and SIGTERM under ``run_operator``) stops taking work, lets in-flight syncs
 finish within ``grace_period``, then cancels the rest and closes the watches.
+
+Scale-out (docs/sharding.md): with ``settings.leader_election`` the caches start at once
+(a standby stays warm) but workers take work only while the ``LeaderElector`` says this
+replica leads; with ``settings.shards`` each sync starts only for a parent the
+``ShardMembership`` says this replica owns. In both modes the executor asks again right
+before each write, in-flight syncs are cancelled when leadership or a parent is lost, and
+``stop()`` releases the Lease after the last write. Cancelling ``run()`` is a crash: the
+Lease is left to expire.
 """
 
 from __future__ import annotations
@@ -26,8 +34,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import random
 import signal
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -36,21 +48,65 @@ from kubeplan.adapters.backoff import Backoff
 from kubeplan.adapters.cache import Key, WatchCache, key_of
 from kubeplan.adapters.errors import NotFound
 from kubeplan.adapters.events import EventRecorder
-from kubeplan.adapters.executor import Executor
+from kubeplan.adapters.executor import ExecutionResult, Executor
 from kubeplan.adapters.health import HealthServer
+from kubeplan.adapters.leader import LeaderElectionSettings, LeaderElector
+from kubeplan.adapters.leases import Clock, WallClock
 from kubeplan.adapters.metrics import OperatorMetrics
 from kubeplan.adapters.protocol import ApiClient, RawObject
 from kubeplan.adapters.queue import WorkQueue
-from kubeplan.adapters.settings import RuntimeSettings
+from kubeplan.adapters.settings import ENV_POD_NAME, ENV_POD_NAMESPACE, RuntimeSettings
+from kubeplan.adapters.sharding import ShardMembership, ShardSettings
 from kubeplan.core import objects
 from kubeplan.core.config import LABEL_PARENT_UID, OperatorConfig
 from kubeplan.core.handler import HandlerInfo
 from kubeplan.core.memo import ApplyMemo
+from kubeplan.core.plan import Plan
 from kubeplan.core.planner import plan as make_plan
+from kubeplan.core.related import RelatedIndex, SelectorError, resolve_selectors
 from kubeplan.core.request import Children, SyncRequest
 from kubeplan.core.types import K8sType
 
 log = logging.getLogger(__name__)
+
+#: called after each executed plan (the testkit records plans through it)
+PlanHook = Callable[[Plan, ExecutionResult], None]
+
+#: parent fields whose change alone is a status write (ours, as a rule), not new input
+_STATUS_ONLY_META = ("resourceVersion", "managedFields")
+
+
+def default_identity() -> str:
+    """This replica's name in the Leases: the pod name (downward API ``POD_NAME``), else
+    the host name plus a random suffix (two processes on one host must differ)."""
+    return os.environ.get(ENV_POD_NAME) or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
+def default_lease_namespace() -> str:
+    """The pod's namespace (downward API ``POD_NAMESPACE`` or the service account's
+    namespace file), else ``default``."""
+    if os.environ.get(ENV_POD_NAMESPACE):
+        return os.environ[ENV_POD_NAMESPACE]
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+            return f.read().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def _status_only_change(old: RawObject | None, new: RawObject) -> bool:
+    """True when ``new`` differs from ``old`` only in status (and resourceVersion)."""
+    if old is None:
+        return False
+    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+    if {k: v for k, v in old_meta.items() if k not in _STATUS_ONLY_META} != {
+        k: v for k, v in new_meta.items() if k not in _STATUS_ONLY_META
+    }:
+        return False
+    rest = ("metadata", "status")
+    return {k: v for k, v in old.items() if k not in rest} == {
+        k: v for k, v in new.items() if k not in rest
+    }
 
 
 class Operator:
@@ -59,6 +115,11 @@ class Operator:
     ``client`` is any ``ApiClient`` (``KubeClient`` or the testkit's in-process client);
     the operator does not close it unless ``owns_client=True``. Several operators may run
     in one process and one event loop: they share nothing.
+
+    Injection points (the testkit runs the runtime in virtual time through them):
+    ``clock`` (monotonic seconds: queue latency, Event aggregation), ``wall_clock``
+    (condition timestamps), ``lease_clock`` (lease timing), ``rng`` (all jitter and Event
+    names; default: seeded from ``settings.seed`` when set) and ``on_plan``.
     """
 
     def __init__(
@@ -70,6 +131,10 @@ class Operator:
         settings: RuntimeSettings | None = None,
         owns_client: bool = False,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], float] = time.monotonic,
+        lease_clock: Clock | None = None,
+        rng: random.Random | None = None,
+        on_plan: PlanHook | None = None,
     ) -> None:
         self.config = config
         self.handler = HandlerInfo.of(handler)
@@ -77,6 +142,16 @@ class Operator:
         self.settings = settings = settings or RuntimeSettings()
         self.owns_client = owns_client
         self.wall_clock = wall_clock
+        self.clock = clock
+        self.on_plan = on_plan
+        seeded = rng is not None or settings.seed is not None
+        if rng is None:
+            rng = random.Random(settings.seed) if settings.seed is not None else random.Random()
+        # one generator per consumer, drawn in a fixed order: a seeded run replays exactly
+        # however the consumers interleave
+        def _child_rng() -> random.Random:
+            return random.Random(rng.getrandbits(64))
+
         self.memo = ApplyMemo.empty()
         self.metrics = OperatorMetrics(config.name)
         observers = getattr(client, "observers", None)
@@ -84,30 +159,78 @@ class Operator:
             observers.append(self.metrics.observe_request)
         self.queue: WorkQueue[Key] = WorkQueue(
             Backoff(base=settings.backoff_base, cap=settings.backoff_cap,
-                    jitter=settings.backoff_jitter),
+                    jitter=settings.backoff_jitter, rng=_child_rng()),
+            clock=clock,
             on_depth=self.metrics.observe_queue_depth,
             on_latency=self.metrics.observe_queue_latency,
         )
         namespaces = sorted(config.namespaces) if config.namespaces is not None else [None]
         self.parent_caches = [
             WatchCache(client, config.parent, namespace=ns, settings=settings,
-                       listener=self._on_parent_change, metrics=self.metrics)
+                       listener=self._on_parent_change, metrics=self.metrics,
+                       rng=_child_rng())
             for ns in (namespaces if config.parent.namespaced else [None])
         ]
         self.child_caches: dict[K8sType, WatchCache] = {
             type_: WatchCache(client, type_, label_selector=config.child_label_selector,
                               index_label=LABEL_PARENT_UID, settings=settings,
-                              listener=self._on_child_change, metrics=self.metrics)
+                              listener=self._on_child_change, metrics=self.metrics,
+                              rng=_child_rng())
             for type_ in config.child_types
         }
+        # related (read-only) types: one cache each, cluster-wide unless the config restricts
+        # namespaces; the index maps a related object to the parents whose selectors match it
+        self.related_caches: dict[K8sType, list[WatchCache]] = {
+            type_: [
+                WatchCache(client, type_, namespace=ns, settings=settings,
+                           listener=self._related_listener(type_), metrics=self.metrics,
+                           rng=_child_rng())
+                for ns in (namespaces if type_.namespaced else [None])
+            ]
+            for type_ in config.related_types
+        }
+        self.related_index = RelatedIndex()
         self.recorder = EventRecorder(
             client, config.field_manager, window=settings.event_aggregation_window,
-            enabled=settings.post_events,
+            enabled=settings.post_events, clock=clock, wall_clock=wall_clock,
+            rng=_child_rng() if seeded else None,
         )
         self.executor = Executor(
             client, config, recorder=self.recorder, observe=self._observe_write,
-            metrics=self.metrics, wall_clock=wall_clock,
+            observe_deleted=self._observe_delete, may_write=self._may_write,
+            metrics=self.metrics, wall_clock=wall_clock, background_events=True,
         )
+        # scale-out: at most one of the two (RuntimeSettings refuses both)
+        self.identity = settings.identity or default_identity()
+        self.lease_namespace = settings.lease_namespace or default_lease_namespace()
+        self.lease_clock: Clock = lease_clock or WallClock()
+        self.elector: LeaderElector | None = None
+        self.membership: ShardMembership | None = None
+        if settings.leader_election:
+            self.elector = LeaderElector(
+                client,
+                LeaderElectionSettings(
+                    f"{config.name}-leader", self.lease_namespace, self.identity,
+                    lease_duration=settings.lease_duration,
+                    renew_deadline=settings.renew_deadline, retry_period=settings.retry_period,
+                ),
+                clock=self.lease_clock,
+            )
+        elif settings.shards:
+            self.membership = ShardMembership(
+                client,
+                ShardSettings(
+                    config.name, self.lease_namespace, self.identity,
+                    lease_duration=settings.lease_duration,
+                    renew_period=settings.retry_period, renew_deadline=settings.renew_deadline,
+                ),
+                clock=self.lease_clock, drain=self._drain,
+            )
+        mode = "leader" if self.elector else "shard" if self.membership else "single"
+        self.metrics.active.labels(config.name, mode).set_function(
+            lambda: 1.0 if self.is_active() else 0.0)
+        # parent key -> (parent uid, task) of each sync running now (cancelled on a loss)
+        self._inflight: dict[Key, tuple[str, asyncio.Task[Any]]] = {}
         self.health: HealthServer | None = None
         # parent key -> objects holding a child's name without being ours (see _foreign_of)
         self._foreign: dict[Key, dict[tuple[K8sType, str | None, str], RawObject]] = {}
@@ -125,10 +248,37 @@ class Operator:
 
     @property
     def caches(self) -> list[WatchCache]:
-        return [*self.parent_caches, *self.child_caches.values()]
+        related = [cache for caches in self.related_caches.values() for cache in caches]
+        return [*self.parent_caches, *self.child_caches.values(), *related]
 
     def is_ready(self) -> bool:
+        """Caches listed. A standby (not leader) is ready too: it is warm and waiting."""
         return self._running and all(cache.synced.is_set() for cache in self.caches)
+
+    @property
+    def is_leader(self) -> bool | None:
+        """Leader election: does this replica lead now? (None without leader election)"""
+        return None if self.elector is None else self.elector.is_leader
+
+    @property
+    def is_member(self) -> bool | None:
+        """Sharding: is this replica a live member now? (None without sharding)"""
+        return None if self.membership is None else self.membership.is_member
+
+    def is_active(self) -> bool:
+        """May this replica sync at all now (leader, member, or neither mode is on)?"""
+        if self.elector is not None:
+            return self.elector.is_leader
+        if self.membership is not None:
+            return self.membership.is_member
+        return True
+
+    def _readiness_details(self) -> str:
+        if self.elector is not None:
+            return f"is_leader: {str(self.elector.is_leader).lower()}"
+        if self.membership is not None:
+            return f"is_member: {str(self.membership.is_member).lower()}"
+        return "mode: single"
 
     def is_alive(self) -> bool:
         return not self._running or not any(task.done() for task in self._tasks + self._workers)
@@ -138,15 +288,22 @@ class Operator:
         if self._running:
             raise RuntimeError(f"{self!r} is already running")
         self._running = True
+        crashed = False
         try:
             self._tasks = [
                 asyncio.create_task(cache.run(), name=f"watch {cache.type} {cache.namespace}")
                 for cache in self.caches
             ]
+            # leases are held from the start: caches warm up while the election runs
+            if self.elector is not None:
+                self._tasks.append(asyncio.create_task(self.elector.run(), name="election"))
+            if self.membership is not None:
+                self._tasks.append(asyncio.create_task(self.membership.run(), name="shards"))
             if self.settings.health_port is not None:
                 self.health = HealthServer(
                     live=[self.is_alive], ready=[self.is_ready], metrics=[self.metrics.render],
                     host=self.settings.health_host, port=self.settings.health_port,
+                    details=[self._readiness_details],
                 )
                 port = await self.health.start()
                 log.info("%s: health and metrics on port %d", self.config.name, port)
@@ -161,9 +318,18 @@ class Operator:
             ]
             if self.settings.resync_period:
                 self._tasks.append(asyncio.create_task(self._resync_loop(), name="resync"))
+            if self.elector is not None:
+                self._tasks.append(asyncio.create_task(self._follow_leadership(),
+                                                       name="follow leadership"))
+            if self.membership is not None:
+                self._tasks.append(asyncio.create_task(self._follow_shards(),
+                                                       name="follow shards"))
             await self._until_stopped(self._stop_requested.wait())
+        except asyncio.CancelledError:
+            crashed = True  # cancelled from outside: behave like a killed process
+            raise
         finally:
-            await self._shutdown()
+            await self._shutdown(crashed=crashed)
 
     async def _until_stopped(self, awaitable: Any) -> None:
         """Await ``awaitable`` unless a stop is requested or a background task dies first."""
@@ -189,19 +355,28 @@ class Operator:
         if self._running:
             await self._stopped.wait()
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, crashed: bool = False) -> None:
+        """Stop workers (waiting ``grace_period`` for in-flight syncs unless ``crashed``),
+        then the other tasks; release the Lease only on a graceful stop, after the last
+        write (a crash leaves it to expire, as a killed process would)."""
         self._stop_requested.set()
         self.queue.shutdown()
-        if self._workers:
+        if self._workers and not crashed:
             try:
                 async with asyncio.timeout(self.settings.grace_period):
                     await self.queue.wait_no_processing()
             except TimeoutError:
                 log.warning("%s: %d syncs still running after the %ss grace period; cancelling",
                             self.config.name, self.queue.in_flight, self.settings.grace_period)
+        for _uid, sync_task in list(self._inflight.values()):
+            sync_task.cancel()
         for task in self._workers + self._tasks:
             task.cancel()
         await asyncio.gather(*self._workers, *self._tasks, return_exceptions=True)
+        if not crashed:
+            await self._release_leases()
+        await self.executor.drain_events(timeout=0 if crashed else
+                                         min(self.settings.grace_period, 5.0))
         self._workers, self._tasks = [], []
         if self.health is not None:
             await self.health.stop()
@@ -210,6 +385,84 @@ class Operator:
             await self.client.close()
         self._running = False
         self._stopped.set()
+
+    async def _release_leases(self) -> None:
+        """Give up leadership / membership so another replica takes over within one retry
+        period instead of one lease duration. Best effort, bounded."""
+        try:
+            async with asyncio.timeout(self.settings.retry_period * 2):
+                if self.elector is not None:
+                    await self.elector.release()
+                if self.membership is not None:
+                    await self.membership.release()
+        except TimeoutError:
+            log.warning("%s: could not release the lease in time; it will expire",
+                        self.config.name)
+
+    # -- scale-out ------------------------------------------------------------------------
+
+    def _may_write(self, parent_uid: str | None) -> bool:
+        """The executor's gate, read right before each write."""
+        if self.elector is not None:
+            return self.elector.is_leader
+        if self.membership is not None:
+            return bool(parent_uid) and self.membership.owns(parent_uid or "")
+        return True
+
+    def _may_sync(self, parent: RawObject) -> bool:
+        """May a sync of ``parent`` start now? (Leader, or owner of its shard.)"""
+        return self._may_write(objects.uid_of(parent))
+
+    async def _follow_leadership(self) -> None:
+        """Resync everything on becoming leader (keys were dropped while standing by);
+        cancel in-flight syncs on losing it (they would be refused at their next write)."""
+        elector = self.elector
+        assert elector is not None
+        while True:
+            await elector.became_leader.wait()
+            log.info("%s: %s leads", self.config.name, self.identity)
+            self.resync_all()
+            await elector.lost_leadership.wait()
+            log.warning("%s: %s lost leadership; cancelling in-flight syncs",
+                        self.config.name, self.identity)
+            self._cancel_inflight(lambda _uid: True)
+
+    async def _follow_shards(self) -> None:
+        """On every membership change: cancel syncs of parents no longer ours, and queue
+        every cached parent we own now (a parent that moved to us has had no event)."""
+        membership = self.membership
+        assert membership is not None
+        while True:
+            await membership.changes.wait()
+            membership.changes.clear()
+            self._cancel_inflight(lambda uid: not membership.owns(uid))
+            self.resync_all(only=lambda parent: membership.owns(objects.uid_of(parent) or ""))
+
+    def _cancel_inflight(self, which: Callable[[str], bool]) -> None:
+        for uid, task in list(self._inflight.values()):
+            if which(uid):
+                task.cancel()
+
+    async def _drain(self, owns: Callable[[str], bool]) -> None:
+        """ShardMembership's drain hook: return once no sync is in flight for a parent
+        ``owns`` says is no longer ours (they are cancelled: their writes would be refused
+        by the gate anyway)."""
+        def lost(key: Key) -> bool:
+            entry = self._inflight.get(key)
+            return entry is None or not owns(entry[0])
+
+        self._cancel_inflight(lambda uid: not owns(uid))
+        await self.queue.wait_no_processing(lost)
+
+    def resync_all(self, only: Callable[[RawObject], bool] | None = None) -> int:
+        """Queue every cached parent (for which ``only`` is True); returns how many."""
+        count = 0
+        for cache in self.parent_caches:
+            for parent in cache:
+                if only is None or only(parent):
+                    self.queue.add(key_of(parent))
+                    count += 1
+        return count
 
     # -- helpers for tests and embedding --------------------------------------------------
 
@@ -224,6 +477,7 @@ class Operator:
             await self.wait_synced()
             while True:
                 await self.queue.wait_idle()
+                await self.executor.drain_events()
                 before = self.syncs
                 await asyncio.sleep(quiet)
                 if self.queue.is_idle() and self.syncs == before:
@@ -233,12 +487,62 @@ class Operator:
 
     def _on_parent_change(self, _old: RawObject | None, new: RawObject | None) -> None:
         key = key_of(new or _old or {})
+        if (new is not None and _status_only_change(_old, new)
+                and (self.queue.is_processing(key) or self.queue.failures(key))):
+            # a status write while the parent is being synced (our own, as a rule; another
+            # writer's would make our status write fail with 409 and requeue) or while it
+            # backs off after a failure: not new input. Letting it through would let a
+            # failing parent's own status writes bypass its backoff.
+            return
         if new is None:
             self.queue.cancel_delayed(key)
             self.queue.forget(key)
             self._foreign.pop(key, None)
+            self.related_index.remove(key)
             return
+        if self.related_caches:
+            self._index_related(key, new)
         self.queue.add(key)
+
+    def _index_related(self, key: Key, parent: RawObject) -> None:
+        try:
+            self.related_index.set(key, resolve_selectors(self.config.related, parent))
+        except SelectorError as exc:  # reported on the parent by its next sync
+            log.warning("%s: %s", self.config.name, exc)
+            self.related_index.remove(key)
+
+    def _related_listener(self, type_: K8sType) -> Callable[..., None]:
+        def on_related_change(old: RawObject | None, new: RawObject | None) -> None:
+            affected = set()
+            for obj in (old, new):
+                if obj is not None:
+                    affected |= self.related_index.affected(type_, obj)
+            for key in sorted(affected):
+                self.queue.add(key)
+
+        return on_related_change
+
+    def _related_of(self, key: Key, parent: RawObject) -> Children:
+        """The related objects the parent's selectors match, read from the caches (raises
+        ``SelectorError`` when a select function fails: the sync reports it)."""
+        selectors = resolve_selectors(self.config.related, parent)
+        self.related_index.set(key, selectors)
+        found: dict[K8sType, list[RawObject]] = {}
+        for type_, items in selectors.items():
+            chosen: dict[tuple[str, str], RawObject] = {}
+            for cache in self.related_caches[type_]:
+                for selector in items:
+                    if selector.names is not None and (
+                        selector.namespace is not None or not type_.namespaced
+                    ):
+                        candidates = [cache.get(n, selector.namespace) for n in selector.names]
+                    else:
+                        candidates = list(cache)
+                    for obj in candidates:
+                        if obj is not None and selector.matches(obj):
+                            chosen[key_of(obj)] = obj
+            found[type_] = list(chosen.values())
+        return Children.build(found)
 
     def _on_child_change(self, old: RawObject | None, new: RawObject | None) -> None:
         obj = new or old or {}
@@ -255,6 +559,13 @@ class Operator:
             if parent is not None:
                 self.queue.add(key_of(parent))
                 return
+
+    def _observe_delete(self, type_: K8sType, obj: RawObject) -> None:
+        if type_ in self.child_caches:
+            self.child_caches[type_].observe_deleted(obj)
+            uid = objects.uid_of(obj)
+            if uid:
+                self.memo = self.memo.forget(uid)
 
     def _observe_write(self, type_: K8sType, obj: RawObject) -> None:
         if type_ == self.config.parent:
@@ -277,24 +588,46 @@ class Operator:
         assert self.settings.resync_period is not None
         while True:
             await asyncio.sleep(self.settings.resync_period)
-            for cache in self.parent_caches:
-                for parent in cache:
-                    self.queue.add(key_of(parent))
+            self.resync_all()
 
     # -- syncing --------------------------------------------------------------------------
 
     async def _worker(self) -> None:
         while True:
+            if self.elector is not None:
+                await self.elector.became_leader.wait()  # standby: take no work
             key = await self.queue.get()
             if key is None:
                 return
             try:
-                await self.sync(key)
+                parent = self._parent(key)
+                if parent is not None and not self._may_sync(parent):
+                    continue  # not ours (now): dropped without backoff; a change requeues
+                # each sync is a task of its own so that losing leadership or the parent's
+                # shard can cancel it without killing the worker
+                sync = asyncio.create_task(self.sync(key), name=f"sync {key[0]}/{key[1]}")
+                self._inflight[key] = (objects.uid_of(parent or {}) or "", sync)
+                await asyncio.wait({sync})
+                if sync.cancelled():
+                    if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                        raise asyncio.CancelledError
+                    log.info("%s: sync of %s/%s cancelled (no longer ours)",
+                             self.config.name, *key)
+                    self.metrics.syncs.labels(self.config.name, "cancelled").inc()
+                elif sync.exception() is not None:
+                    raise sync.exception()  # type: ignore[misc]
+            except asyncio.CancelledError:
+                entry = self._inflight.get(key)
+                if entry is not None:
+                    entry[1].cancel()
+                    await asyncio.gather(entry[1], return_exceptions=True)
+                raise
             except Exception:
                 log.exception("%s: sync of %s/%s crashed", self.config.name, *key)
                 self.metrics.syncs.labels(self.config.name, "crashed").inc()
                 self.queue.add_rate_limited(key)
             finally:
+                self._inflight.pop(key, None)
                 self.queue.done(key)
 
     async def sync(self, key: Key) -> None:
@@ -330,8 +663,16 @@ class Operator:
         for type_, obj in await self._foreign_of(key):
             observed[type_].append(obj)
         children = Children.build(observed)
-        request = SyncRequest(parent=parent, children=children, finalizing=finalizing)
-        result = await self._call_handler(request, finalizing)
+        related, related_error = Children.empty(), None
+        if self.related_caches:
+            try:
+                related = self._related_of(key, parent)
+            except SelectorError as exc:
+                related_error = exc
+        request = SyncRequest(parent=parent, children=children, finalizing=finalizing,
+                              related=related, now=self.wall_clock())
+        result = (related_error if related_error is not None
+                  else await self._call_handler(request, finalizing))
         plan = make_plan(
             self.config, request, result, memo=self.memo, now=self.wall_clock(),
             has_finalize=self.handler.has_finalize,
@@ -341,6 +682,13 @@ class Operator:
             log.debug("%s", plan)
         executed = await self.executor.execute(plan, parent)
         self.memo = executed.apply_to(self.memo)
+        if self.on_plan is not None:
+            try:
+                self.on_plan(plan, executed)
+            except Exception:  # an observer's bug must not fail the sync
+                log.exception("%s: on_plan hook failed", self.config.name)
+        if executed.aborted:
+            return "aborted"  # not ours any more: whoever owns the parent syncs it
         for type_, obj in executed.foreign:
             self._foreign.setdefault(key, {})[
                 (type_, objects.namespace_of(obj), objects.name_of(obj) or "")] = obj

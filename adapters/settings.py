@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import attrs
 
+#: environment variables ``kubeplan run`` reads (the manifests' Deployment sets them)
+ENV_LEADER_ELECTION = "KUBEPLAN_LEADER_ELECTION"
+ENV_SHARDING = "KUBEPLAN_SHARDING"
+ENV_POD_NAME = "POD_NAME"
+ENV_POD_NAMESPACE = "POD_NAMESPACE"
+
 
 def _positive(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:
     if value is not None and value <= 0:
@@ -51,3 +57,27 @@ class RuntimeSettings:
     post_events: bool = True
     #: identical Events on the same parent within this window update one Event's count
     event_aggregation_window: float = attrs.field(default=600.0, validator=_positive)
+    #: seed of every random jitter (queue backoff, watch reconnects) and of Event names;
+    #: None: system randomness. Tests and simulations set it to replay a run exactly.
+    seed: int | str | None = None
+    #: leader election: one replica syncs, the others stand by with warm caches
+    leader_election: bool = False
+    #: sharding: every replica is a member and syncs the parents assigned to it
+    #: (exclusive with ``leader_election``)
+    shards: bool = False
+    #: namespace of the Lease objects (None: the pod's namespace, else "default")
+    lease_namespace: str | None = None
+    #: this replica's name in the Leases (None: $POD_NAME, else hostname + random suffix)
+    identity: str | None = None
+    #: lease timing (see docs/sharding.md): others take over after ``lease_duration``; a
+    #: holder stops at ``renew_deadline`` after its last renewal; renew every ``retry_period``
+    lease_duration: float = attrs.field(default=15.0, validator=_positive)
+    renew_deadline: float = attrs.field(default=10.0, validator=_positive)
+    retry_period: float = attrs.field(default=2.0, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.leader_election and self.shards:
+            raise ValueError(
+                "RuntimeSettings: choose leader_election or shards, not both (in sharding "
+                "mode every replica is active; leader election keeps one active)"
+            )

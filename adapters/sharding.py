@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 import attrs
 from kubeplan.adapters.errors import AlreadyExists, ApiError, Conflict, NotFound
-from kubeplan.adapters.leases import Clock, DeadlineExceeded, WallClock, bounded
+from kubeplan.adapters.leases import Clock, DeadlineExceeded, WallClock, bounded, reap
 from kubeplan.adapters.protocol import ApiClient, RawObject
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseObservation, LeaseRecord, lease_body, observe
@@ -189,9 +189,7 @@ class ShardMembership:
         finally:
             for task in (watcher, self._drain_task):
                 if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    await reap(task)
 
     async def release(self) -> None:
         """Leave gracefully: stop owning everything, drain, then delete our Lease so the
@@ -411,9 +409,7 @@ class ShardMembership:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for task in waiters:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    await reap(task)
         else:
             await asyncio.sleep(0)
         self._wake.clear()

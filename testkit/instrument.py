@@ -39,8 +39,12 @@ class InstrumentedHandler:
         *,
         clock: Callable[[], float],
         same_instant_limit: int = 40,
+        on_call: Callable[[SyncRequest], None] | None = None,
     ) -> None:
         self.info = HandlerInfo.of(handler)
+        #: told of each call before the handler runs (the simulation marks where a plan
+        #: starts in the request log: the plan follows the call without another request)
+        self.on_call = on_call
         self.clock = clock
         self.same_instant_limit = same_instant_limit
         self.calls: dict[str, HandlerCalls] = {}
@@ -55,12 +59,13 @@ class InstrumentedHandler:
             )
 
     def _wrap(self, fn: Callable[..., Any], is_async: bool, *, finalize: bool) -> Any:
-        # Always async, and always yielding once: with the in-process client nothing in a
-        # sync needs to suspend, so a runtime that requeues a parent at once could
-        # otherwise run sync after sync without ever letting the runner see the alarm.
+        # Always async (the runtime awaits it). The in-process client yields once per
+        # request, so a runtime that requeues a parent at once still lets the runner see
+        # the alarm.
         async def call(request: SyncRequest) -> Any:
             self._before(request, finalize)
-            await asyncio.sleep(0)
+            if self.on_call is not None:
+                self.on_call(request)
             try:
                 result = fn(request)
                 if is_async or inspect.isawaitable(result):

@@ -26,14 +26,15 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
-from kubeplan.adapters.cache import key_of as cache_key_of
 from kubeplan.adapters.errors import ApiError
+from kubeplan.adapters.executor import ExecutionResult
 from kubeplan.adapters.runtime import Operator
 from kubeplan.adapters.settings import RuntimeSettings
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s.apiextensions_v1 import CustomResourceDefinition
 from kubeplan.core.objects import finalizers_of, uid_of
 from kubeplan.core.plan import Plan
+from kubeplan.core.request import SyncRequest
 from kubeplan.core.types import K8sType
 from kubeplan.testkit import scenario as sc
 from kubeplan.testkit.apiserver.inproc import InProcessClient
@@ -161,7 +162,10 @@ class Simulation:
             definition.handler,
             clock=loop.time,
             same_instant_limit=same_instant_limit,
+            on_call=self._mark_plan_start,
         )
+        # parent uid -> (request log index, virtual time) when its handler was last called
+        self._plan_starts: dict[str, tuple[int, float]] = {}
         self.step_limit = step_limit
         self._writing_plans: dict[str | None, int] = {}
         self.trace = Trace(
@@ -193,9 +197,10 @@ class Simulation:
             self.operator_client,
             settings=self.settings,
             wall_clock=self._wall_clock,
+            clock=self.loop.time,
+            rng=random.Random(f"{self.scenario.seed}/{self._generation}"),
+            on_plan=self._record_plan,
         )
-        self._make_deterministic(operator)
-        self._record_plans(operator)
         self.operator = operator
         self._task = asyncio.create_task(operator.run(), name=f"operator {self.config.name}")
         await self.guard(operator.wait_synced())
@@ -203,48 +208,34 @@ class Simulation:
     def _wall_clock(self) -> datetime:
         return EPOCH + timedelta(seconds=self.loop.time())
 
-    def _make_deterministic(self, operator: Operator) -> None:
-        """Seed the runtime's jitter and give its Event aggregation the virtual clock.
+    def _mark_plan_start(self, request: SyncRequest) -> None:
+        """Where a plan starts: the runtime plans right after the handler returns, with no
+        request in between, so the handler call marks the plan's place in the log."""
+        self._plan_starts[uid_of(request.parent) or ""] = (
+            len(self.server.requests), self.loop.time()
+        )
 
-        The runtime has no seed setting yet, so this reaches the ``random.Random`` of each
-        ``Backoff`` it made (reported as a hook request; harmless if the layout changes).
-        """
-        seed = f"{self.scenario.seed}/{self._generation}"
-        backoffs = [getattr(getattr(operator.queue, "_backoff", None), "backoff", None)]
-        backoffs += [getattr(cache, "_backoff", None) for cache in operator.caches]
-        for index, backoff in enumerate(backoffs):
-            rng = getattr(backoff, "rng", None)
-            if isinstance(rng, random.Random):
-                rng.seed(f"{seed}/{index}")
-        if hasattr(operator.recorder, "clock"):
-            operator.recorder.clock = self.loop.time
-
-    def _record_plans(self, operator: Operator) -> None:
-        """Record every plan the executor runs (the runtime has no plan hook yet)."""
-        execute = operator.executor.execute
-
-        async def recording_execute(plan: Plan, parent: RawObject) -> Any:
-            index = len(self.server.requests)
-            at = self.loop.time()
-            result = await execute(plan, parent)
-            if plan.actions:
-                self._count_writing_plan(plan)
-                self.trace.plans.append(
-                    PlanRecord(
-                        step=self._step,
-                        time=round(at, 6),
-                        request_index=index,
-                        parent=(plan.parent.namespace or "", plan.parent.name),
-                        parent_uid=plan.parent.uid,
-                        text=str(plan),
-                        actions=len(plan.actions),
-                        failures=tuple(f.message for f in result.failures),
-                        conflict=result.conflict,
-                    )
-                )
-            return result
-
-        operator.executor.execute = recording_execute  # type: ignore[method-assign]
+    def _record_plan(self, plan: Plan, result: ExecutionResult) -> None:
+        """The runtime's ``on_plan`` hook: record every plan that had actions."""
+        if not plan.actions:
+            return
+        index, at = self._plan_starts.get(
+            plan.parent.uid or "", (len(self.server.requests), self.loop.time())
+        )
+        self._count_writing_plan(plan)
+        self.trace.plans.append(
+            PlanRecord(
+                step=self._step,
+                time=round(at, 6),
+                request_index=index,
+                parent=(plan.parent.namespace or "", plan.parent.name),
+                parent_uid=plan.parent.uid,
+                text=str(plan),
+                actions=len(plan.actions),
+                failures=tuple(f.message for f in result.failures),
+                conflict=result.conflict,
+            )
+        )
 
     def _count_writing_plan(self, plan: Plan) -> None:
         """Raise the alarm when one parent needs more than ``step_limit`` plans that write
@@ -372,9 +363,7 @@ class Simulation:
         await self.settle()
         mark = len(self.server.requests)
         self.trace.quiet_since = mark
-        for cache in operator.parent_caches:
-            for parent in cache:
-                operator.queue.add(cache_key_of(parent))
+        operator.resync_all()
         await self.settle()
         return self._operator_writes(mark)
 

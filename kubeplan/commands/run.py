@@ -10,6 +10,12 @@ pod, else $KUBECONFIG or ~/.kube/config.
 127.0.0.1), installs the operator's CRD, and prints a kubeconfig path for kubectl: a
 whole operator on a laptop, no cluster needed.
 
+Several replicas: --leader-election (one active, the others warm standbys) or
+--sharding (every replica syncs its share of the parents), coordinated through Lease
+objects in the pod's namespace ($POD_NAMESPACE); the replica's identity is $POD_NAME.
+$KUBEPLAN_LEADER_ELECTION=true / $KUBEPLAN_SHARDING=true do the same (the Deployment
+that `kubeplan manifests --replicas N` emits sets the first).
+
 SIGTERM or Ctrl-C stops taking work, lets running syncs finish within the grace
 period (--grace-period) and exits 0.
 
@@ -27,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -35,7 +42,7 @@ from typing import Any
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.errors import AlreadyExists, ApiError
 from kubeplan.adapters.runtime import Operator, serve
-from kubeplan.adapters.settings import RuntimeSettings
+from kubeplan.adapters.settings import ENV_LEADER_ELECTION, ENV_SHARDING, RuntimeSettings
 from kubeplan.commands._loading import LoadError, load_definition
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s.apiextensions_v1 import CustomResourceDefinition
@@ -56,6 +63,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="seconds running syncs get to finish on SIGTERM (default: 30)")
     parser.add_argument("--resync-period", type=float, default=600.0,
                         help="seconds between full resyncs (default: 600)")
+    parser.add_argument("--leader-election", action="store_true",
+                        help=f"Lease-based leader election (or ${ENV_LEADER_ELECTION}=true)")
+    parser.add_argument("--sharding", action="store_true",
+                        help=f"share the parents with the other replicas (or ${ENV_SHARDING})")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="debug logging (each plan in full)")
 
@@ -73,9 +84,15 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("kubeplan run: --workers must be at least 1", file=sys.stderr)
         return 2
+    leader_election = args.leader_election or _env_flag(ENV_LEADER_ELECTION)
+    sharding = args.sharding or _env_flag(ENV_SHARDING)
+    if leader_election and sharding:
+        print("kubeplan run: choose --leader-election or --sharding, not both", file=sys.stderr)
+        return 2
     settings = RuntimeSettings(
         workers=args.workers, health_port=args.health_port, grace_period=args.grace_period,
-        resync_period=args.resync_period or None,
+        resync_period=args.resync_period or None, leader_election=leader_election,
+        shards=sharding,
     )
     try:
         asyncio.run(_main(definition, args, settings))
@@ -85,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"kubeplan run: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 async def _main(definition: OperatorDefinition, args: argparse.Namespace,

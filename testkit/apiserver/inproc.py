@@ -8,6 +8,7 @@ Non-2xx answers raise ``kubeplan.adapters.errors`` exceptions, like ``KubeClient
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,10 @@ class InProcessClient:
             user=self.user,
             user_agent=self.user_agent,
         )
+        # a real client always suspends on I/O; without this, a worker whose requests all
+        # answer at once would hold the event loop (watch events, timers, other workers
+        # starve) for as long as it keeps finding work
+        await asyncio.sleep(0)
         response = await self.server.handle(request)
         if response.status >= 400:
             retry = response.headers.get("Retry-After")

@@ -342,3 +342,21 @@ def test_each_examples_crd_and_manifests_are_accepted(
     assert code == 0, err
     for doc in yaml.safe_load_all(out):
         _post(fake.url, doc)
+
+
+@needs_fake
+def test_three_replicas_get_leader_election_and_lease_rbac(
+    capsys: pytest.CaptureFixture[str], fake: Any
+) -> None:
+    _, out, _ = run(capsys, "manifests", TARGET, "--replicas", "3")
+    docs = list(yaml.safe_load_all(out))
+    for doc in docs:
+        assert _post(fake.url, doc)["metadata"]["uid"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KUBEPLAN_LEADER_ELECTION"]["value"] == "true"
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    lease_rules = [rule for d in docs if d["kind"] == "Role" for rule in d.get("rules", ())
+                   if "leases" in rule.get("resources", ())]
+    assert lease_rules and {"get", "create", "update"} <= set(lease_rules[0]["verbs"])

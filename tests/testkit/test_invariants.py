@@ -144,7 +144,8 @@ def test_two_parents_wanting_one_child_collide() -> None:
                  "metadata": {"name": "shared", "namespace": request.namespace}}
         return SyncResponse(children=[child])
 
-    trace = run_scenario((CONFIG, shared), Scenario(steps=[CreateParent("p0"),
+    # p0 settles first, so it holds the name (without the Settle the two race for it)
+    trace = run_scenario((CONFIG, shared), Scenario(steps=[CreateParent("p0"), Settle(),
                                                            CreateParent("p1")]))
     with pytest.raises(NotConverged, match=r"Shelf default/p1: desired child v1/ConfigMap "
                                            r"default/shared is owned by Shelf default/p0"):
