@@ -13,8 +13,10 @@ Least privilege, from the declared types and nothing else:
 * every child type: ``get list watch create patch update delete`` (plan actions);
 * every related type (``config.with_related``): ``get list watch`` (read-only: a cache);
 * core ``events``: ``create patch`` (Events on the parent, aggregated by patching);
-* ``coordination.k8s.io`` ``leases``: ``get list watch create update patch``, when
-  leader election (or sharding) is on, granted only in the operator's own namespace.
+* ``coordination.k8s.io`` ``leases``: ``get list watch create update patch delete``, when
+  leader election (or sharding) is on, granted only in the operator's own namespace
+  (``delete``: a shard member removes its own Lease on a graceful stop and collects
+  long-expired members' Leases).
 
 When the operator is restricted to namespaces (``config.namespaces``) and every
 declared type is namespaced, the grants are a Role + RoleBinding per namespace;
@@ -41,7 +43,7 @@ STATUS_VERBS = ("get", "patch", "update")
 CHILD_VERBS = ("get", "list", "watch", "create", "patch", "update", "delete")
 RELATED_VERBS = ("get", "list", "watch")
 EVENT_VERBS = ("create", "patch")
-LEASE_VERBS = ("get", "list", "watch", "create", "update", "patch")
+LEASE_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 
 #: the port ``kubeplan run --health-port`` serves /healthz, /readyz and /metrics on
 #: (adapters.settings.RuntimeSettings.health_port has no default, so the Deployment

@@ -124,3 +124,19 @@ def test_the_whole_operator_keeps_its_invariants() -> None:
 def test_crd_yaml_is_what_kubeplan_crd_prints() -> None:
     assert yaml.safe_load((HERE / "crd.yaml").read_text()) == crd_of(operator)
     assert EPOCH.tzinfo is not None  # the virtual clock is in UTC, as request.now is
+
+
+async def test_the_sample_runs_under_the_plugin_harness(operator_harness, fake_apiserver) -> None:  # type: ignore[no-untyped-def]
+    """The sample parent, reconciled by the real runtime through the pytest plugin's fixtures:
+    it converges (Synced=True, children exist) and a further resync writes nothing."""
+    harness = await operator_harness(operator)
+    sample = yaml.safe_load((HERE / "tempnamespace.yaml").read_text())
+    await harness.apply_parent(sample)
+    await harness.settle()
+    name, namespace = sample["metadata"]["name"], sample["metadata"].get("namespace")
+    stored = harness.parent(name, namespace=namespace)
+    assert stored is not None
+    synced = [c for c in stored["status"].get("conditions", []) if c["type"] == "Synced"]
+    assert synced and synced[0]["status"] == "True", stored["status"]
+    assert harness.children(name, namespace=namespace)
+    assert await harness.resync_writes() == []

@@ -62,7 +62,7 @@ def test_rules_grant_exactly_the_verbs_kubeplan_uses() -> None:
 def test_leader_election_adds_leases() -> None:
     granted = verbs_of(manifests.rbac_rules(CONFIG))
     assert granted[("coordination.k8s.io", "leases")] == [
-        "get", "list", "watch", "create", "update", "patch",
+        "get", "list", "watch", "create", "update", "patch", "delete",
     ]
 
 
