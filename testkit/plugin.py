@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubeplan.adapters.errors import AlreadyExists
 from kubeplan.adapters.settings import RuntimeSettings
 from kubeplan.core.crd import crd_of
@@ -146,6 +147,30 @@ class OperatorHarness:
     async def resync_writes(self) -> list[WriteRecord]:
         """Sync every parent once more and return the operator's writes (quiet: none)."""
         return await self.simulation.resync_writes()
+
+    async def assert_converges(self, parent: str | RawObject | Path) -> RawObject:
+        """Apply ``parent`` (an object, or a YAML file holding one), settle, and assert the
+        operator converged on it: the parent reports ``Synced=True``, it has children, and
+        a further resync writes nothing. Returns the stored parent."""
+        if isinstance(parent, Path):
+            parent = yaml.safe_load(parent.read_text())
+        await self.apply_parent(parent)
+        await self.settle()
+        meta = (parent.get("metadata") or {}) if isinstance(parent, dict) else {}
+        name = meta.get("name") if isinstance(parent, dict) else parent
+        stored = self.parent(str(name), namespace=meta.get("namespace"))
+        assert stored is not None, f"parent {name} is gone after settling"
+        status = stored.get("status") or {}
+        synced = [c for c in status.get("conditions") or () if c.get("type") == "Synced"]
+        assert synced and synced[0].get("status") == "True", (
+            f"parent {name} did not converge: status {status}"
+        )
+        assert self.children(str(name), namespace=meta.get("namespace")), (
+            f"parent {name} converged with no children"
+        )
+        writes = await self.resync_writes()
+        assert not writes, f"parent {name} is not quiet: a resync wrote {writes}"
+        return stored
 
     def trace(self) -> Trace:
         """What happened so far: plans and writes (``str()`` for the readable text)."""

@@ -124,13 +124,4 @@ async def test_the_sample_runs_under_the_plugin_harness(operator_harness, fake_a
     """The sample parent, reconciled by the real runtime through the pytest plugin's fixtures:
     it converges (Synced=True, children exist) and a further resync writes nothing."""
     harness = await operator_harness(operator)
-    sample = yaml.safe_load((HERE / "echoserver.yaml").read_text())
-    await harness.apply_parent(sample)
-    await harness.settle()
-    name, namespace = sample["metadata"]["name"], sample["metadata"].get("namespace")
-    stored = harness.parent(name, namespace=namespace)
-    assert stored is not None
-    synced = [c for c in stored["status"].get("conditions", []) if c["type"] == "Synced"]
-    assert synced and synced[0]["status"] == "True", stored["status"]
-    assert harness.children(name, namespace=namespace)
-    assert await harness.resync_writes() == []
+    await harness.assert_converges(HERE / "echoserver.yaml")

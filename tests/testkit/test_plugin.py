@@ -78,3 +78,24 @@ def test_kubeplan_scenario_runs_and_checks_a_yaml_scenario(kubeplan_scenario, tm
     saved = tmp_path / "saved.yaml"
     saved.write_text(text)
     assert str(kubeplan_scenario(NOTES, saved)) == str(trace)
+
+
+def _failing_sync(request: SyncRequest) -> SyncResponse:
+    raise RuntimeError("no notes today")
+
+
+async def test_assert_converges_passes_a_good_operator_and_names_a_failing_one(
+    operator_harness,  # type: ignore[no-untyped-def]
+) -> None:
+    import pytest
+
+    good = await operator_harness(NOTES)
+    stored = await good.assert_converges(
+        {"apiVersion": Note.api_version, "kind": Note.kind,
+         "metadata": {"name": "fine"}, "spec": {"text": "hi"}}
+    )
+    assert stored["status"]["length"] == 2
+    await good.stop()
+    failing = await operator_harness(OperatorDefinition(CONFIG, _failing_sync))
+    with pytest.raises(AssertionError, match="did not converge"):
+        await failing.assert_converges("broken")
