@@ -36,6 +36,8 @@ from kubeplan.adapters.leases import (
     DeadlineExceeded,
     WallClock,
     bounded,
+    non_empty,
+    positive_seconds,
     read_lease,
     reap,
 )
@@ -48,16 +50,6 @@ __all__ = ["LeaderElectionSettings", "LeaderElector"]
 log = logging.getLogger(__name__)
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0 seconds, got {value!r}")
-
-
-def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value:
-        raise ValueError(f"{attribute.name} must not be empty")
-
-
 @attrs.frozen
 class LeaderElectionSettings:
     """Timing as in client-go: a leader that cannot renew for ``renew_deadline`` stops;
@@ -67,12 +59,12 @@ class LeaderElectionSettings:
     rate differences between replicas and the latency of one request.
     """
 
-    lease_name: str = attrs.field(validator=_non_empty)
-    namespace: str = attrs.field(validator=_non_empty)
-    identity: str = attrs.field(validator=_non_empty)
-    lease_duration: float = attrs.field(default=15.0, validator=_positive)
-    renew_deadline: float = attrs.field(default=10.0, validator=_positive)
-    retry_period: float = attrs.field(default=2.0, validator=_positive)
+    lease_name: str = attrs.field(validator=non_empty)
+    namespace: str = attrs.field(validator=non_empty)
+    identity: str = attrs.field(validator=non_empty)
+    lease_duration: float = attrs.field(default=15.0, validator=positive_seconds)
+    renew_deadline: float = attrs.field(default=10.0, validator=positive_seconds)
+    retry_period: float = attrs.field(default=2.0, validator=positive_seconds)
 
     def __attrs_post_init__(self) -> None:
         if not self.renew_deadline < self.lease_duration:

@@ -13,12 +13,22 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+import attrs
 from kubeplan.adapters.errors import NotFound
 from kubeplan.adapters.protocol import ApiClient
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseRecord
 
-__all__ = ["Clock", "DeadlineExceeded", "WallClock", "bounded", "read_lease", "reap"]
+__all__ = [
+    "Clock",
+    "DeadlineExceeded",
+    "WallClock",
+    "bounded",
+    "non_empty",
+    "positive_seconds",
+    "read_lease",
+    "reap",
+]
 
 T = TypeVar("T")
 
@@ -92,3 +102,16 @@ async def read_lease(client: ApiClient, name: str, namespace: str) -> LeaseRecor
     except NotFound:
         return None
     return LeaseRecord.from_object(obj)
+
+
+# attrs validators shared by the leader-election and sharding settings
+
+
+def positive_seconds(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0 seconds, got {value!r}")
+
+
+def non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value:
+        raise ValueError(f"{attribute.name} must not be empty")

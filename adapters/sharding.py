@@ -32,7 +32,15 @@ from datetime import datetime, timedelta
 
 import attrs
 from kubeplan.adapters.errors import AlreadyExists, ApiError, Conflict, NotFound
-from kubeplan.adapters.leases import Clock, DeadlineExceeded, WallClock, bounded, reap
+from kubeplan.adapters.leases import (
+    Clock,
+    DeadlineExceeded,
+    WallClock,
+    bounded,
+    non_empty,
+    positive_seconds,
+    reap,
+)
 from kubeplan.adapters.protocol import ApiClient, RawObject
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseObservation, LeaseRecord, lease_body, observe
@@ -55,16 +63,6 @@ log = logging.getLogger(__name__)
 Drain = Callable[[Callable[[str], bool]], Awaitable[None]]
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0 seconds, got {value!r}")
-
-
-def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not value:
-        raise ValueError(f"{attribute.name} must not be empty")
-
-
 @attrs.frozen
 class ShardSettings:
     """One replica's membership. ``renew_deadline``: stop syncing when the own Lease could
@@ -72,12 +70,12 @@ class ShardSettings:
     others take our parents). ``gc_after``: delete member Leases that have been expired
     this long (crashed replicas; None keeps them)."""
 
-    operator_name: str = attrs.field(validator=_non_empty)
-    namespace: str = attrs.field(validator=_non_empty)
-    identity: str = attrs.field(validator=_non_empty)
-    lease_duration: float = attrs.field(default=15.0, validator=_positive)
-    renew_period: float = attrs.field(default=2.0, validator=_positive)
-    renew_deadline: float = attrs.field(default=10.0, validator=_positive)
+    operator_name: str = attrs.field(validator=non_empty)
+    namespace: str = attrs.field(validator=non_empty)
+    identity: str = attrs.field(validator=non_empty)
+    lease_duration: float = attrs.field(default=15.0, validator=positive_seconds)
+    renew_period: float = attrs.field(default=2.0, validator=positive_seconds)
+    renew_deadline: float = attrs.field(default=10.0, validator=positive_seconds)
     gc_after: float | None = 300.0
 
     def __attrs_post_init__(self) -> None:
