@@ -235,12 +235,12 @@ class KubeClient:
 
     async def create(
         self, type_: K8sType, obj: RawObject, *, namespace: str | None = None,
-        dry_run: bool = False,
+        dry_run: bool = False, field_manager: str | None = None,
     ) -> RawObject:
         namespace = namespace or obj.get("metadata", {}).get("namespace")
         return await self._call(
             "create", "POST", type_.path(namespace), body=obj, write=True,
-            query=_query(dryRun="All" if dry_run else None),
+            query=_query(dryRun="All" if dry_run else None, fieldManager=field_manager),
         )
 
     async def replace(self, type_: K8sType, obj: RawObject, *, dry_run: bool = False) -> RawObject:

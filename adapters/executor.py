@@ -8,18 +8,22 @@ the next sync re-plans from fresh state.
 
 How each action is written, and why:
 
-* ``Create``: a GET, then server-side apply. The apply (not a POST) matters: fields are
-  removed by a later apply only if the same manager *applied* them, and a POST records
-  its fields under an "Update" entry that no apply ever removes, so a field the user
-  drops would stay forever. The GET matters because an apply on a name held by someone
-  else's object would merge into it and take it over: an existing object is ours (the
-  cache was behind: requeue) or foreign (a name clash, reported and left alone). The
-  window between the GET and the apply is the one place a concurrent create by someone
-  else could be merged into; a foreign object with a controller is still safe (the
-  server refuses a second controller reference).
+* ``Create``: a POST with the operator's field manager. A POST is atomic: it fails with
+  409 AlreadyExists if any object holds the name, so a same-named object that is not
+  ours is never merged into or taken over (a GET first, then an apply, would leave a
+  window for exactly that, and costs a request per child). Only on 409 is the object
+  read, to tell ours (the cache was behind: requeue) from foreign (a name clash,
+  reported and left alone).
 * ``Replace``: server-side apply with the operator's field manager and ``force=true``,
   carrying the observed resourceVersion as a precondition: fields others set survive,
   fields the user dropped disappear, and a change made since the snapshot gives 409.
+  A POST records its fields under an ``Update`` entry of our manager, and an apply only
+  removes fields that the same manager *applied*; so the first replace of a child we
+  created folds that entry into our ``Apply`` entry (a merge patch of
+  ``metadata.managedFields`` conditional on the resourceVersion, as kubectl's
+  client-side to server-side apply upgrade does) and, if the fold gave the apply fields
+  it did not send, applies again so they are pruned. From then on a replace is one
+  request.
 * ``Recreate`` / ``Delete``: DELETE with a uid precondition (never delete a successor
   that reuses the name); a recreated child is created by a later sync, once the delete
   has been observed.
@@ -325,15 +329,18 @@ class _Run:
     async def _create(self, action: plans.Create) -> None:
         ref = action.ref
         try:
-            existing = await self.x.client.get(ref.type, ref.name, ref.namespace)
-        except NotFound:
-            existing = None
-        if existing is not None:
+            returned = await self.x.client.create(
+                ref.type, action.obj, namespace=ref.namespace,
+                field_manager=self.x.config.field_manager,
+            )
+        except AlreadyExists:
+            try:
+                existing = await self.x.client.get(ref.type, ref.name, ref.namespace)
+            except NotFound:
+                self.conflict = True  # deleted again meanwhile: the next sync creates it
+                return
             self._exists(action, existing)
             return
-        returned = await self.x.client.apply(
-            ref.type, action.obj, field_manager=self.x.config.field_manager, force=True
-        )
         self._child_written(ref.type, action.obj, returned)
         self.done.setdefault("Created", []).append(_describe(ref))
 
@@ -358,10 +365,23 @@ class _Run:
     async def _replace(self, action: plans.Replace) -> None:
         ref = action.ref
         sent = _with_rv(action.obj, action.resource_version)
+        manager = self.x.config.field_manager
         try:
-            returned = await self.x.client.apply(
-                ref.type, sent, field_manager=self.x.config.field_manager, force=True
-            )
+            returned = await self.x.client.apply(ref.type, sent, field_manager=manager, force=True)
+            folded = fold_update_entry(returned, manager)
+            if folded is not None:
+                entries, reapply = folded
+                returned = await self.x.client.patch(
+                    ref.type, ref.name,
+                    {"metadata": {"managedFields": entries,
+                                  "resourceVersion": objects.resource_version_of(returned)}},
+                    namespace=ref.namespace, patch_type="merge",
+                )
+                if reapply:
+                    returned = await self.x.client.apply(
+                        ref.type, _with_rv(action.obj, objects.resource_version_of(returned)),
+                        field_manager=manager, force=True,
+                    )
         except NotFound:
             self.conflict = True  # deleted meanwhile: a later sync creates it
             return
@@ -524,6 +544,44 @@ class _Run:
             self._parent_written(returned)
         except ApiError as exc:
             log.warning("could not report failures on %s: %s", objects.name_of(parent), exc)
+
+
+def fold_update_entry(
+    obj: RawObject, manager: str
+) -> tuple[list[dict[str, Any]], bool] | None:
+    """``obj``'s managedFields with ``manager``'s ``Update`` entries (left by a POST or
+    another non-apply write) folded into its ``Apply`` entry, and whether that gave the
+    ``Apply`` entry fields it did not have; None if there is nothing to fold."""
+    entries = list((obj.get("metadata") or {}).get("managedFields") or ())
+
+    def ours(entry: Any, operation: str) -> bool:
+        return (isinstance(entry, dict) and entry.get("manager") == manager
+                and entry.get("operation") == operation and not entry.get("subresource"))
+
+    updates = [e for e in entries if ours(e, "Update")]
+    if not updates:
+        return None
+    applied = next((e for e in entries if ours(e, "Apply")), None)
+    before = (applied or {}).get("fieldsV1") or {}
+    fields: dict[str, Any] = before
+    for entry in updates:
+        fields = _union_fields(fields, entry.get("fieldsV1") or {})
+    folded = {**(applied or {"manager": manager, "operation": "Apply",
+                             "apiVersion": updates[0].get("apiVersion"),
+                             "fieldsType": "FieldsV1"}),
+              "fieldsV1": fields}
+    kept = [e for e in entries if e is not applied and not any(e is u for u in updates)]
+    return [*kept, folded], not json_equal(fields, before)
+
+
+def _union_fields(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The union of two ``fieldsV1`` tries (a field set each)."""
+    out = dict(a)
+    for key, value in b.items():
+        mine = out.get(key)
+        out[key] = _union_fields(mine, value) if isinstance(mine, dict) and isinstance(
+            value, dict) else (value if mine is None else mine)
+    return out
 
 
 def _summary(reason: str, described: list[str]) -> str:

@@ -57,8 +57,10 @@ class ApiClient(Protocol):
         ...
 
     async def create(
-        self, type_: K8sType, obj: RawObject, *, namespace: str | None = None, dry_run: bool = False
+        self, type_: K8sType, obj: RawObject, *, namespace: str | None = None,
+        dry_run: bool = False, field_manager: str | None = None,
     ) -> RawObject:
+        """POST: fails with ``AlreadyExists`` if any object holds the name."""
         ...
 
     async def replace(self, type_: K8sType, obj: RawObject, *, dry_run: bool = False) -> RawObject:

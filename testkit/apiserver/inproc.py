@@ -140,10 +140,13 @@ class InProcessClient:
             await stream.aclose()  # type: ignore[attr-defined]
 
     async def create(
-        self, type_: K8sType, obj: RawObject, *, namespace: str | None = None, dry_run: bool = False
+        self, type_: K8sType, obj: RawObject, *, namespace: str | None = None,
+        dry_run: bool = False, field_manager: str | None = None,
     ) -> RawObject:
         ns = namespace or (obj.get("metadata") or {}).get("namespace")
         query = {"dryRun": "All"} if dry_run else {}
+        if field_manager:
+            query["fieldManager"] = field_manager
         return await self._object(
             "POST", _object_path(type_, ns, None), query, obj, "application/json"
         )

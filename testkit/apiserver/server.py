@@ -222,6 +222,10 @@ class FakeApiServer:
         self, request: ApiRequest, response: ApiResponse, route: Route | None, verb: str
     ) -> None:
         target = route.target if route else None
+        name = target.name if target else None
+        if name is None and request.method == "POST" and response.status == 201 and response.body:
+            # a create names its object in the body; the audit log records that name too
+            name = (response.body.get("metadata") or {}).get("name")
         self.requests.append(
             RequestRecord(
                 method=request.method,
@@ -233,7 +237,7 @@ class FakeApiServer:
                 user=request.user,
                 resource=target.info.plural if target else "",
                 namespace=(target.namespace or None) if target else None,
-                name=target.name if target else None,
+                name=name,
                 subresource=target.subresource if target else None,
             )
         )

@@ -105,3 +105,58 @@ async def test_repeated_events_are_aggregated(kube, crds):
     events = (await kube.list(core_v1.Event, "default"))["items"]
     assert sorted((e["message"], e["count"]) for e in events) == [
         ("another message", 1), ("boom", 3)]
+
+
+async def test_create_is_one_post_and_the_first_replace_takes_over_its_fields(kube, crds):
+    """A child is created by one POST; the first replace folds the POST's ``Update``
+    entry into our ``Apply`` entry, so a key the user dropped is really removed, and
+    later replaces are a single apply."""
+    parent = await _parent(kube)
+    verbs: list[str] = []
+    kube.observers.append(lambda verb, _code: verbs.append(verb))
+    executor = Executor(kube, BUNDLE_CONFIG)
+    ref = ObjectRef(CM, "c", "default")
+    await executor.execute(
+        Plan(_ref(parent), (Create(ref, _child(parent, "c", a="1", b="2"), "hash-c"),)), parent)
+    assert verbs == ["create"]
+    created = await kube.get(CM, "c", "default")
+    assert {(m["manager"], m["operation"]) for m in created["metadata"]["managedFields"]} == {
+        (BUNDLE_CONFIG.field_manager, "Update")}
+
+    async def replace(**data: str) -> tuple[dict, list[str]]:
+        live = await kube.get(CM, "c", "default")
+        verbs.clear()
+        result = await executor.execute(Plan(_ref(parent), (Replace(
+            ObjectRef(CM, "c", "default", live["metadata"]["uid"]), _child(parent, "c", **data),
+            "hash-c", resource_version=live["metadata"]["resourceVersion"]),)), parent)
+        assert result.ok and not result.conflict
+        sent = list(verbs)
+        return await kube.get(CM, "c", "default"), sent
+
+    replaced, sent = await replace(a="1")
+    assert replaced["data"] == {"a": "1"}  # "b" was the POST's, now ours, and dropped
+    assert sent == ["apply", "patch", "apply"]
+    assert {(m["manager"], m["operation"]) for m in replaced["metadata"]["managedFields"]} == {
+        (BUNDLE_CONFIG.field_manager, "Apply")}
+
+    again, sent = await replace(a="2")
+    assert again["data"] == {"a": "2"} and sent == ["apply"]
+
+
+async def test_the_fold_leaves_other_managers_alone(kube, crds):
+    parent = await _parent(kube)
+    executor = Executor(kube, BUNDLE_CONFIG)
+    await executor.execute(Plan(_ref(parent), (
+        Create(ObjectRef(CM, "c", "default"), _child(parent, "c", a="1"), "hash-c"),)), parent)
+    await kube.patch(CM, "c", {"data": {"theirs": "x"}}, namespace="default",
+                     field_manager="someone-else")
+    live = await kube.get(CM, "c", "default")
+    await executor.execute(Plan(_ref(parent), (Replace(
+        ObjectRef(CM, "c", "default", live["metadata"]["uid"]), _child(parent, "c", a="2"),
+        "hash-c", resource_version=live["metadata"]["resourceVersion"]),)), parent)
+    after = await kube.get(CM, "c", "default")
+    assert after["data"] == {"a": "2", "theirs": "x"}
+    owners = {(m["manager"], m["operation"]): m["fieldsV1"]
+              for m in after["metadata"]["managedFields"]}
+    assert set(owners) == {(BUNDLE_CONFIG.field_manager, "Apply"), ("someone-else", "Update")}
+    assert owners[("someone-else", "Update")] == {"f:data": {"f:theirs": {}}}

@@ -32,8 +32,8 @@ async def _converged(kube, name: str = "b", children: tuple[str, ...] = ("one", 
 
 
 async def test_conflicts_on_writes_requeue_and_converge(fake, kube, start_operator):
-    # children are created and updated by server-side apply (PATCH), status by merge PATCH
-    fake.faults.add(Fault.error(409, reason="Conflict", verb="patch", resource="configmaps",
+    # children are created by POST (and updated by server-side apply), status by merge PATCH
+    fake.faults.add(Fault.error(409, reason="Conflict", verb="create", resource="configmaps",
                                 count=2))
     fake.faults.add(Fault.error(409, reason="Conflict", verb="patch", resource="bundles",
                                 subresource="status"))
@@ -45,7 +45,7 @@ async def test_conflicts_on_writes_requeue_and_converge(fake, kube, start_operat
 
 async def test_server_errors_on_reads_and_writes_converge(fake, kube, start_operator):
     fake.faults.add(Fault.error(500, verb="list", resource="configmaps", count=2))
-    fake.faults.add(Fault.error(503, verb="patch", resource="configmaps", count=2))
+    fake.faults.add(Fault.error(503, verb="create", resource="configmaps", count=2))
     operator = await start_operator(BUNDLE_CONFIG, BundleHandler())
     await kube.create(Bundle, bundle("b", [configmap("one"), configmap("two")]))
     await _converged(kube)
@@ -57,9 +57,9 @@ async def test_too_many_requests_waits_for_retry_after(fake, kube, start_operato
     operator = await start_operator(BUNDLE_CONFIG, BundleHandler())
     creates: list[float] = []
     operator.client.observers.append(
-        lambda verb, code: creates.append(time.monotonic()) if verb == "apply" else None
+        lambda verb, code: creates.append(time.monotonic()) if verb == "create" else None
     )
-    fake.faults.add(Fault.too_many_requests(retry_after=1, verb="patch", resource="configmaps"))
+    fake.faults.add(Fault.too_many_requests(retry_after=1, verb="create", resource="configmaps"))
     await kube.create(Bundle, bundle("b", [configmap("one")]))
     await _converged(kube, children=("one",))
     # the 429 and its retry, a Retry-After (1 s) apart

@@ -157,7 +157,7 @@ async def test_health_endpoints_report_readiness_and_metrics(http, crds, kube):
             async with session.get(f"{base}/metrics") as r:
                 text = await r.text()
         assert 'kubeplan_syncs_total{operator="bundles",outcome="ok"}' in text
-        assert 'kubeplan_rest_client_requests_total{code="201",operator="bundles",verb="apply"}' \
+        assert 'kubeplan_rest_client_requests_total{code="201",operator="bundles",verb="create"}' \
             in text
         assert "kubeplan_cached_objects" in text
     finally:

@@ -84,7 +84,7 @@ def test_a_scenario_runs_the_operator_end_to_end() -> None:
     text = str(trace)
     assert "step 1 t=0.000s: create parent p0" in text
     assert "create  v1/ConfigMap default/p0: missing" in text
-    assert "operator patch configmaps default/p0 -> 201" in text
+    assert "operator create configmaps default/p0 -> 201" in text
     assert_invariants(trace, GREETER)
 
 
