@@ -786,6 +786,9 @@ def run_operator(
     """Run one operator until SIGTERM or Ctrl-C (blocking). Configuration comes from the
     kubeconfig (and context) when given, else in-cluster, else the default kubeconfig."""
     from kubeplan.adapters.client import KubeClient
+    from kubeplan.adapters.gctuning import tune_gc
+
+    tune_gc()  # run_operator owns the process
 
     async def main() -> None:
         client = await KubeClient.from_config(kubeconfig, context)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeplan.adapters.client import KubeClient
+from kubeplan.adapters.gctuning import tune_gc
 from kubeplan.adapters.runtime import Operator
 from kubeplan.adapters.settings import RuntimeSettings
 from kubeplan.core.config import ChildConfig, OperatorConfig
@@ -118,4 +119,5 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--no-events", action="store_true")
     logging.basicConfig(level=logging.WARNING)
+    tune_gc()  # as `kubeplan run` does
     asyncio.run(main(parser.parse_args()))

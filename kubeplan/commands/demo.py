@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import kubeplan
+from kubeplan.adapters.gctuning import tune_gc
 from kubeplan.commands._loading import LoadError, load_definition
 
 HELP = "run the echo-server example on an embedded fake API server, narrating each plan"
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     demo = Demo(definition, out=sys.stdout, timeout=args.timeout)
     try:
+        tune_gc()
         asyncio.run(demo.main(keep=args.keep))
     except KeyboardInterrupt:
         return 130

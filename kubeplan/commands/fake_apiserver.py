@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"kubeplan fake-apiserver: --port must be 0-65535, not {args.port}",
               file=sys.stderr)
         return 2
+    from kubeplan.adapters.gctuning import tune_gc
+
+    tune_gc()  # the store is one large JSON cache, like an operator's
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:

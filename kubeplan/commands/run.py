@@ -94,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
         resync_period=args.resync_period or None, leader_election=leader_election,
         shards=sharding,
     )
+    from kubeplan.adapters.gctuning import tune_gc
+
+    tune_gc()  # this process is the operator's own
     try:
         asyncio.run(_main(definition, args, settings))
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
