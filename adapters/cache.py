@@ -300,9 +300,14 @@ class WatchCache:
         if kind not in ("ADDED", "MODIFIED", "DELETED"):
             log.warning("%s: ignoring watch event of type %r", self, kind)
             return
-        strip(obj)
         key = key_of(obj)
         old = self._store.get(key)
+        if kind != "DELETED" and old is not None and rv and (
+                (old.get("metadata") or {}).get("resourceVersion") == rv):
+            # the answer to our own write, stored already (``observe``): the same state
+            self.resource_version = rv
+            return
+        strip(obj)
         if kind == "DELETED":
             self._remove(key)
             new_rv = _rv(obj)

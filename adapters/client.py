@@ -35,6 +35,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
@@ -51,6 +52,7 @@ from kubeplan.adapters.protocol import PatchType, PropagationPolicy, RawObject
 from kubeplan.core.types import K8sType
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
+from yarl import URL
 
 JSON = "application/json"
 CONTENT_TYPES: dict[str, str] = {
@@ -59,6 +61,9 @@ CONTENT_TYPES: dict[str, str] = {
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",  # JSON is YAML; the server accepts it
 }
+
+#: characters left as they are in a request path (RFC 3986 pchar, minus what would split it)
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 #: observer of every request: (verb, status code or 0 for a transport failure)
 RequestObserver = Callable[[str, int], None]
@@ -95,6 +100,8 @@ class KubeClient:
         self._host = api_client.configuration.host.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
         self._env_proxy = _env_proxy(self._host)
+        self._request_kwargs: dict[str, Any] | None = None  # proxy / TLS name, built once
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
 
     # -- construction ---------------------------------------------------------------------
 
@@ -337,7 +344,9 @@ class KubeClient:
         content_type: str | None = None,
         write: bool = False,
     ) -> RawObject:
-        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        if self._timeout.total != self.request_timeout:  # changed since construction
+            self._timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        timeout = self._timeout
         data = orjson.dumps(body) if body is not None else None
         response = await self._send_retrying(
             verb, method, path, query or [], data, content_type or JSON, timeout,
@@ -400,20 +409,30 @@ class KubeClient:
         if data is not None and content_type:
             headers["Content-Type"] = content_type
         query = list(query)
-        # bearer tokens (static, exec plugins, OIDC refresh) come from the configuration
-        await self.api_client.update_params_for_auth(headers, query, ["BearerToken"])
-        rest = self.api_client.rest_client
-        kwargs: dict[str, Any] = {}
-        if rest.proxy or self._env_proxy:
-            kwargs["proxy"] = rest.proxy or self._env_proxy
-        if rest.proxy_headers:
-            kwargs["proxy_headers"] = rest.proxy_headers
-        if rest.server_hostname:
-            kwargs["server_hostname"] = rest.server_hostname
+        # bearer tokens (static, exec plugins, OIDC refresh) come from the configuration;
+        # it only ever acts on a configured BearerToken, so without one it is skipped
+        if "BearerToken" in self.api_client.configuration.api_key:
+            await self.api_client.update_params_for_auth(headers, query, ["BearerToken"])
+        kwargs = self._request_kwargs
+        if kwargs is None:
+            rest = self.api_client.rest_client
+            kwargs = {}
+            if rest.proxy or self._env_proxy:
+                kwargs["proxy"] = rest.proxy or self._env_proxy
+            if rest.proxy_headers:
+                kwargs["proxy_headers"] = rest.proxy_headers
+            if rest.server_hostname:
+                kwargs["server_hostname"] = rest.server_hostname
+            self._request_kwargs = kwargs
+        # the URL is built here, already encoded: yarl's parsing and query merging cost
+        # more than the rest of a small request (paths hold API names, which are URL-safe)
+        url = self._host + quote(path, safe=_PATH_SAFE)
+        if query:
+            url += "?" + urlencode(query)
         try:
             response = await self._http().request(
-                method, self._host + path, params=query or None, data=data, headers=headers,
-                timeout=timeout, **kwargs,
+                method, URL(url, encoded=True), data=data, headers=headers, timeout=timeout,
+                **kwargs,
             )
         except aiohttp.ClientConnectorError as exc:
             self._observe(verb, 0)
