@@ -1,8 +1,10 @@
-"""``KubeClient``: the ``ApiClient`` protocol over kubernetes_asyncio, in raw JSON.
+"""``KubeClient``: the ``ApiClient`` protocol over aiohttp, in raw JSON.
 
-kubernetes_asyncio gives us configuration (kubeconfig with contexts, exec and OIDC auth,
-in-cluster service account), TLS and the aiohttp connection pool. We do not use its
-generated API classes:
+Configuration comes from kubernetes_asyncio (kubeconfig with contexts, exec and OIDC
+auth, in-cluster service account; its TLS settings and connection pool), except for
+static kubeconfigs and plain URLs: those are read by ``adapters.kubeconfig`` and served
+by our own connection pool, and kubernetes_asyncio (about 0.35 s to import) is then never
+imported at all. We do not use its generated API classes:
 
 * decoding into typed models costs ~20x more than ``orjson.loads`` into dicts, and the
   rest of kubeplan works on raw dicts anyway;
@@ -34,7 +36,7 @@ import os
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -48,11 +50,13 @@ from kubeplan.adapters.errors import (
     error_from_status,
     is_retryable_read_error,
 )
+from kubeplan.adapters.kubeconfig import StaticConfig, load_static
 from kubeplan.adapters.protocol import PatchType, PropagationPolicy, RawObject
 from kubeplan.core.types import K8sType
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
 from yarl import URL
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client as k8s_client
 
 JSON = "application/json"
 CONTENT_TYPES: dict[str, str] = {
@@ -73,15 +77,16 @@ class KubeClient:
     """Async raw-JSON access to any resource type; implements ``protocol.ApiClient``.
 
     Build it with ``await KubeClient.from_config()`` (kubeconfig, else in-cluster),
-    ``await KubeClient.from_kubeconfig(path, context)`` or ``KubeClient.in_cluster()``,
-    or wrap an existing ``kubernetes_asyncio.client.ApiClient``. ``close()`` closes the
-    connection pool.
+    ``await KubeClient.from_kubeconfig(path, context)``, ``KubeClient.in_cluster()`` or
+    ``KubeClient.for_url(url)``, or wrap an existing ``kubernetes_asyncio.client.ApiClient``
+    (or give a ``StaticConfig``). ``close()`` closes the connection pool.
     """
 
     def __init__(
         self,
-        api_client: k8s_client.ApiClient,
+        api_client: k8s_client.ApiClient | None = None,
         *,
+        static: StaticConfig | None = None,
         request_timeout: float = 60.0,
         read_attempts: int = 5,
         write_attempts: int = 3,
@@ -89,7 +94,11 @@ class KubeClient:
         max_retry_after: float = 60.0,
         user_agent: str = "kubeplan",
     ) -> None:
+        if (api_client is None) == (static is None):
+            raise TypeError("KubeClient needs either a kubernetes_asyncio ApiClient or a "
+                            "StaticConfig")
         self.api_client = api_client
+        self.static = static
         self.request_timeout = request_timeout
         self.read_attempts = read_attempts
         self.write_attempts = write_attempts
@@ -97,8 +106,11 @@ class KubeClient:
         self.max_retry_after = max_retry_after
         self.user_agent = user_agent
         self.observers: list[RequestObserver] = []
-        self._host = api_client.configuration.host.rstrip("/")
+        host = (api_client.configuration.host if api_client is not None
+                else static.server)  # type: ignore[union-attr]
+        self._host = host.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
         self._env_proxy = _env_proxy(self._host)
         self._request_kwargs: dict[str, Any] | None = None  # proxy / TLS name, built once
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
@@ -110,6 +122,12 @@ class KubeClient:
         cls, path: str | os.PathLike[str] | None = None, context: str | None = None, **kw: Any
     ) -> KubeClient:
         """From a kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``)."""
+        static = load_static(path, context)
+        if static is not None:
+            return cls(static=static, **kw)
+        from kubernetes_asyncio import client as k8s_client
+        from kubernetes_asyncio import config as k8s_config
+
         configuration = k8s_client.Configuration()
         await k8s_config.load_kube_config(
             config_file=str(path) if path is not None else None,
@@ -121,7 +139,11 @@ class KubeClient:
 
     @classmethod
     def in_cluster(cls, **kw: Any) -> KubeClient:
-        """From the pod's service account (token, CA and ``KUBERNETES_SERVICE_HOST``)."""
+        """From the pod's service account (token, CA and ``KUBERNETES_SERVICE_HOST``); the
+        token is re-read as it rotates."""
+        from kubernetes_asyncio import client as k8s_client
+        from kubernetes_asyncio import config as k8s_config
+
         configuration = k8s_client.Configuration()
         k8s_config.load_incluster_config(client_configuration=configuration)
         return cls(k8s_client.ApiClient(configuration), **kw)
@@ -148,25 +170,37 @@ class KubeClient:
     def for_url(cls, url: str, *, token: str | None = None, verify_ssl: bool = True,
                 **kw: Any) -> KubeClient:
         """Point at a server URL directly (tests, the embedded fake API server)."""
-        configuration = k8s_client.Configuration(host=url)
-        configuration.verify_ssl = verify_ssl
-        if token:
-            configuration.api_key = {"BearerToken": token}
-            configuration.api_key_prefix = {"BearerToken": "Bearer"}
-        return cls(k8s_client.ApiClient(configuration), **kw)
+        return cls(static=StaticConfig(server=url.rstrip("/"), token=token,
+                                       insecure=not verify_ssl), **kw)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     async def close(self) -> None:
+        self._closed = True
         session, self._session = self._session, None
         if session is not None:
-            await session.close()  # not the connector: the ApiClient owns and closes it
-        await self.api_client.close()
+            # with an ApiClient the connector is its own (closed below); else ours
+            await session.close()
+        if self.api_client is not None:
+            await self.api_client.close()
 
     def _http(self) -> aiohttp.ClientSession:
-        """Our session on the ApiClient's connection pool (created in the running loop)."""
+        """Our session (created in the running loop): on the ApiClient's connection pool,
+        or on our own for a static configuration."""
         if self._session is None or self._session.closed:
-            pool = self.api_client.rest_client.pool_manager
+            if self.api_client is not None:
+                connector = self.api_client.rest_client.pool_manager.connector
+                owner = False
+            else:
+                assert self.static is not None
+                context = self.static.ssl_context()
+                connector = aiohttp.TCPConnector(
+                    limit=100, ssl=context if context is not None else False)
+                owner = True
             self._session = aiohttp.ClientSession(
-                connector=pool.connector, connector_owner=False, trust_env=False,
+                connector=connector, connector_owner=owner, trust_env=False,
                 read_bufsize=2**21,  # watch events of large objects (as kubernetes_asyncio)
             )
         return self._session
@@ -411,19 +445,14 @@ class KubeClient:
         query = list(query)
         # bearer tokens (static, exec plugins, OIDC refresh) come from the configuration;
         # it only ever acts on a configured BearerToken, so without one it is skipped
-        if "BearerToken" in self.api_client.configuration.api_key:
-            await self.api_client.update_params_for_auth(headers, query, ["BearerToken"])
+        if self.api_client is not None:
+            if "BearerToken" in self.api_client.configuration.api_key:
+                await self.api_client.update_params_for_auth(headers, query, ["BearerToken"])
+        elif self.static is not None and self.static.token:
+            headers["Authorization"] = f"Bearer {self.static.token}"
         kwargs = self._request_kwargs
         if kwargs is None:
-            rest = self.api_client.rest_client
-            kwargs = {}
-            if rest.proxy or self._env_proxy:
-                kwargs["proxy"] = rest.proxy or self._env_proxy
-            if rest.proxy_headers:
-                kwargs["proxy_headers"] = rest.proxy_headers
-            if rest.server_hostname:
-                kwargs["server_hostname"] = rest.server_hostname
-            self._request_kwargs = kwargs
+            self._request_kwargs = kwargs = self._transport_kwargs()
         # the URL is built here, already encoded: yarl's parsing and query merging cost
         # more than the rest of a small request (paths hold API names, which are URL-safe)
         url = self._host + quote(path, safe=_PATH_SAFE)
@@ -453,6 +482,24 @@ class KubeClient:
         finally:
             response.release()
         raise _error(response.status, payload, response.headers.get("Retry-After"))
+
+    def _transport_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.api_client is not None:
+            rest = self.api_client.rest_client
+            proxy, proxy_headers, server_name = (
+                rest.proxy, rest.proxy_headers, rest.server_hostname)
+        else:
+            assert self.static is not None
+            proxy, proxy_headers, server_name = (
+                self.static.proxy, None, self.static.tls_server_name)
+        if proxy or self._env_proxy:
+            kwargs["proxy"] = proxy or self._env_proxy
+        if proxy_headers:
+            kwargs["proxy_headers"] = proxy_headers
+        if server_name:
+            kwargs["server_hostname"] = server_name
+        return kwargs
 
     def _observe(self, verb: str, code: int) -> None:
         for observer in self.observers:

@@ -131,7 +131,7 @@ async def test_stop_lets_the_running_sync_finish_within_the_grace_period(http, c
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert finished == ["b"]
-    assert client.api_client.rest_client.pool_manager.closed
+    assert client.closed and client._session is None
 
 
 async def test_health_endpoints_report_readiness_and_metrics(http, crds, kube):
