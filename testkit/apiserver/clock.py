@@ -90,7 +90,16 @@ class VirtualClock:
 
 def format_time(when: datetime) -> str:
     """RFC 3339 with seconds precision in UTC, as Kubernetes renders ``metav1.Time``."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A write formats "now" several times, and every write in a second gives the same
+    # text: remember the last second (the text depends on nothing else).
+    global _last_formatted
+    second = when.timestamp() // 1
+    if _last_formatted[0] != second:
+        _last_formatted = (second, when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _last_formatted[1]
+
+
+_last_formatted: tuple[float, str] = (float("nan"), "")
 
 
 def parse_time(text: str) -> datetime:

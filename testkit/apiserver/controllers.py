@@ -214,7 +214,7 @@ class ControllerManager:
         api_version = str(ref.get("apiVersion", ""))
         group = api_version.rpartition("/")[0]
         kind = ref.get("kind")
-        info = next((i for i in registry.resources() if i.group == group and i.kind == kind), None)
+        info = registry.served_kind(group, kind) if isinstance(kind, str) else None
         if info is None:
             return "unknown"
         if info.namespaced and not dependent_ns:

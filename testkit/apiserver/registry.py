@@ -308,6 +308,8 @@ class Registry:
         self._crd_resources: dict[str, list[ResourceInfo]] = {}
         self._terminating: set[str] = set()
         self.generation = 0
+        # (group, kind) -> first served resource, for the generation it was built in
+        self._by_group_kind: tuple[int, dict[tuple[str, str], ResourceInfo]] = (-1, {})
         for info in builtins:
             self._by_gvr[(info.group, info.version, info.plural)] = info
 
@@ -318,6 +320,20 @@ class Registry:
     def lookup(self, group: str, version: str, plural: str) -> ResourceInfo | None:
         info = self._by_gvr.get((group, version, plural))
         return info if info is not None and info.served else None
+
+    def served_kind(self, group: str, kind: str) -> ResourceInfo | None:
+        """The first served resource of ``kind`` in ``group`` (``resources()`` order).
+
+        Asked for every ownerReference of every write, so indexed; every change of the
+        served set moves ``generation``, which rebuilds the index.
+        """
+        built, index = self._by_group_kind
+        if built != self.generation:
+            index = {}
+            for info in self.resources():
+                index.setdefault((info.group, info.kind), info)
+            self._by_group_kind = (self.generation, index)
+        return index.get((group, kind))
 
     def by_kind(self, api_version: str, kind: str) -> ResourceInfo | None:
         """The resource for an ownerReference's apiVersion/kind (served or not)."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterable
 from typing import Any
 
+import attrs
 from kubeplan.testkit.apiserver import status
 from kubeplan.testkit.apiserver.clock import Clock, SystemClock
-from kubeplan.testkit.apiserver.codec import decode_object
+from kubeplan.testkit.apiserver.codec import copy_obj, decode_object
 from kubeplan.testkit.apiserver.controllers import CONTROLLERS, ControllerManager
 from kubeplan.testkit.apiserver.dispatch import (
     CURRENT_RV,
@@ -184,6 +185,28 @@ class FakeApiServer:
 
     async def handle(self, request: ApiRequest) -> ApiResponse:
         """Serve one resource request; never raises for client mistakes."""
+        answer = self._serve(request, shared=False)
+        response = answer if isinstance(answer, ApiResponse) else await answer
+        if response.body is None:
+            return response
+        # the caller owns the answer (it may change it): never hand out stored dicts
+        return attrs.evolve(response, body=copy_obj(response.body))
+
+    def handle_shared(self, request: ApiRequest) -> ApiResponse | Awaitable[ApiResponse]:
+        """``handle`` for a face that only serialises the answer (HTTP).
+
+        The body and watch events may share the store's dicts, saving a deep copy per
+        answer and per watch event; stored objects are never changed, so they read
+        the same whenever they are serialised. The caller must not change them.
+
+        Answers at once, unless an injected latency makes the request wait: then it
+        returns an awaitable of the answer (the only case that can be interrupted).
+        """
+        return self._serve(request, shared=True)
+
+    def _serve(
+        self, request: ApiRequest, *, shared: bool
+    ) -> ApiResponse | Coroutine[Any, Any, ApiResponse]:
         route: Route | None = None
         verb = ""
         try:
@@ -199,24 +222,47 @@ class FakeApiServer:
             fired = self.faults.take(
                 verb, target.info.plural, target.namespace or None, target.name, target.subresource
             )
-            watch_fault: Fault | None = None
-            for fault in fired:
-                if fault.kind == "latency":
-                    await self.clock.sleep(fault.seconds)
-            for fault in fired:
-                if fault.kind in ("error", "too_many_requests"):
-                    raise fault.to_error()
-                if fault.kind in ("watch_drop", "watch_stall"):
-                    watch_fault = fault
-            response = self._dispatch(route, request, watch_fault)
+            if any(fault.kind == "latency" for fault in fired):
+                return self._serve_late(request, route, fired, shared)
+            response = self._run(route, request, fired, shared)
         except status.StatusError as exc:
             response = ApiResponse(exc.code, exc.body, exc.headers)
         except Exception as exc:  # keep serving; the store is consistent (single commit)
-            log.exception("fake apiserver failed on %s %s", request.method, request.path)
-            err = status.internal(f"{type(exc).__name__}: {exc}")
-            response = ApiResponse(err.code, err.body)
+            response = self._internal_error(request, exc)
         self._record(request, response, route, verb)
         return response
+
+    async def _serve_late(
+        self, request: ApiRequest, route: Route, fired: list[Fault], shared: bool
+    ) -> ApiResponse:
+        """The rest of ``_serve`` after the injected latencies."""
+        try:
+            for fault in fired:
+                if fault.kind == "latency":
+                    await self.clock.sleep(fault.seconds)
+            response = self._run(route, request, fired, shared)
+        except status.StatusError as exc:
+            response = ApiResponse(exc.code, exc.body, exc.headers)
+        except Exception as exc:  # keep serving; the store is consistent (single commit)
+            response = self._internal_error(request, exc)
+        self._record(request, response, route, route.verb)
+        return response
+
+    def _run(
+        self, route: Route, request: ApiRequest, fired: list[Fault], shared: bool
+    ) -> ApiResponse:
+        watch_fault: Fault | None = None
+        for fault in fired:
+            if fault.kind in ("error", "too_many_requests"):
+                raise fault.to_error()
+            if fault.kind in ("watch_drop", "watch_stall"):
+                watch_fault = fault
+        return self._dispatch(route, request, watch_fault, shared)
+
+    def _internal_error(self, request: ApiRequest, exc: Exception) -> ApiResponse:
+        log.exception("fake apiserver failed on %s %s", request.method, request.path)
+        err = status.internal(f"{type(exc).__name__}: {exc}")
+        return ApiResponse(err.code, err.body)
 
     def _record(
         self, request: ApiRequest, response: ApiResponse, route: Route | None, verb: str
@@ -314,8 +360,10 @@ class FakeApiServer:
         return ApiResponse(result.code, result.body, headers)
 
     def _dispatch(
-        self, route: Route, request: ApiRequest, watch_fault: Fault | None
+        self, route: Route, request: ApiRequest, watch_fault: Fault | None, shared: bool
     ) -> ApiResponse:
+        """Run the verb. Bodies share stored objects (``handle`` copies them); watch
+        events are copies unless ``shared``."""
         verb = route.verb
         target = route.target
         info = target.info
@@ -335,13 +383,13 @@ class FakeApiServer:
                         }
                     ],
                 )
-            return ApiResponse(200, self.writer.present(obj, info))
+            return ApiResponse(200, self.writer.view(obj, info))
         if verb == "list":
             return ApiResponse(
-                200, list_objects(self.store, route, request.query, self.writer.present)
+                200, list_objects(self.store, route, request.query, self.writer.view)
             )
         if verb == "watch":
-            return self._watch(route, request, watch_fault)
+            return self._watch(route, request, watch_fault, shared)
         if verb == "create":
             opts = self._write_options(request, "CreateOptions")
             return self._result(self.writer.create(target, self._decode_body(request), opts))
@@ -360,7 +408,9 @@ class FakeApiServer:
             return self._delete_collection(route, request)
         raise status.method_not_supported(info.plural, info.group, verb)
 
-    def _watch(self, route: Route, request: ApiRequest, fault: Fault | None) -> ApiResponse:
+    def _watch(
+        self, route: Route, request: ApiRequest, fault: Fault | None, shared: bool
+    ) -> ApiResponse:
         spec: WatchSpec = watch_spec(
             route,
             request.query,
@@ -374,16 +424,15 @@ class FakeApiServer:
             key = "drop_after" if fault.kind == "watch_drop" else "stall_after"
             changes[key] = fault.after_events
         if changes:
-            import attrs
-
             spec = attrs.evolve(spec, **changes)
         stream: AsyncIterator[dict[str, Any]] = watch_events(
             spec,
             store=self.store,
             registry=self.registry,
             clock=self.clock,
-            present=self.writer.present,
+            present=self.writer.view if shared else self.writer.present,
             closing=self._closing,
+            encode=shared,
         )
         return ApiResponse(200, stream=stream)
 
@@ -407,7 +456,7 @@ class FakeApiServer:
                     continue
                 raise
             body = result.body
-            items.append(body if body.get("kind") != "Status" else self.writer.present(obj, info))
+            items.append(body if body.get("kind") != "Status" else self.writer.view(obj, info))
         return ApiResponse(
             200,
             {

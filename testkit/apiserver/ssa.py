@@ -37,7 +37,10 @@ Simplified compared with the real server (documented so tests do not rely on it)
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -59,6 +62,8 @@ __all__ = [
 ]
 
 Path = tuple[str, ...]
+#: for isinstance in the walks: a constant tuple (``dict | list`` is built on every call)
+_CONTAINER = (dict, list)
 FieldSet = frozenset[Path]
 ListKeys = Callable[[tuple[str, ...]], "ListRule | str | Sequence[str] | None"]
 
@@ -155,6 +160,20 @@ def _rule_for(list_keys: ListKeys, field_path: tuple[str, ...]) -> _Rule:
     got = list_keys(field_path)
     if got is None:
         return _ATOMIC
+    try:
+        rule = _CONVERTED.get(got)
+    except TypeError:  # an unhashable answer (a list of keys)
+        return _convert_rule(got)
+    if rule is None:
+        rule = _CONVERTED[got] = _convert_rule(got)
+    return rule
+
+
+#: ``_convert_rule`` by answer: the answers are few (a table of list rules)
+_CONVERTED: dict[Any, _Rule] = {}
+
+
+def _convert_rule(got: Any) -> _Rule:
     if isinstance(got, ListRule):
         if got.list_type == "map":
             return _Rule("map", got.keys or ((got.merge_key,) if got.merge_key else ()))
@@ -165,23 +184,104 @@ def _rule_for(list_keys: ListKeys, field_path: tuple[str, ...]) -> _Rule:
     return _Rule("map", keys) if keys else _Rule("set")
 
 
+class _Rules:
+    """``list_keys`` answers for one operation, asked once per field path.
+
+    Merging, field sets and comparison each look up every list they meet; a write of
+    a Deployment meets the same dozen lists over and over. ``list_keys`` is a pure
+    function of the path for the duration of one operation, so caching is exact.
+    """
+
+    __slots__ = ("_cache", "_elements", "_list_keys", "memo")
+
+    def __init__(self, list_keys: ListKeys, *, memo: bool = False) -> None:
+        self._list_keys = list_keys
+        #: whether large lists' field sets may be memoised across operations (see
+        #: ``_memo_key``): only for a caller whose list_keys is one pure function per
+        #: resource and whose objects are plain decoded JSON (the server's writer)
+        self.memo = memo
+        self._cache: dict[tuple[str, ...], _Rule] = {}
+        # (id(list), id(rule)) -> (the list, its items' elements). One list is keyed by field
+        # sets, merging and comparison in turn; the entry holds the list, so its id
+        # cannot be reused by another during the operation.
+        self._elements: dict[tuple[int, int], tuple[list[Any], list[str | None]]] = {}
+
+    def at(self, path: Path) -> _Rule:
+        """The rule of the list at ``path`` (looked up by its field names)."""
+        field_path = _field_path(path)
+        rule = self._cache.get(field_path)
+        if rule is None:
+            rule = self._cache[field_path] = _rule_for(self._list_keys, field_path)
+        return rule
+
+    @property
+    def list_keys(self) -> ListKeys:
+        return self._list_keys
+
+    def elements(self, items: list[Any], rule: _Rule) -> list[str | None]:
+        """``_item_element`` of every item of a list (memoised for the operation)."""
+        key = (id(items), id(rule))  # rules live in the caches: their ids are stable
+        hit = self._elements.get(key)
+        if hit is not None and hit[0] is items:
+            return hit[1]
+        elements = [_item_element(i, rule) for i in items]
+        self._elements[key] = (items, elements)
+        return elements
+
+
 def _field_path(path: Path) -> tuple[str, ...]:
     """Field names only (list item elements dropped): the list_keys lookup key."""
-    return tuple(p[2:] for p in path if p.startswith("f:"))
+    return tuple([p[2:] for p in path if p.startswith("f:")])
+
+
+#: scalar types orjson renders exactly like ``json.dumps(..., ensure_ascii=False)``
+#: (floats are not among them: the two print some of them differently)
+_ORJSON_EXACT = (str, int, bool, type(None))
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _json_fast(value: Any) -> str:
+    """``_json`` of a scalar or a flat dict of scalars; orjson when that is exact."""
+    if isinstance(value, dict):
+        exact = all(type(v) in _ORJSON_EXACT for v in value.values())
+    else:
+        exact = type(value) in _ORJSON_EXACT
+    if exact:
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # out-of-range int, lone surrogate: let json decide
+            pass
+    return _json(value)
+
+
 def _item_element(item: Any, rule: _Rule) -> str | None:
     """The ``k:``/``v:`` element naming a list item, or None if it cannot be keyed."""
     if rule.kind == "set":
-        return None if isinstance(item, dict | list) else "v:" + _json(item)
+        return None if isinstance(item, _CONTAINER) else "v:" + _json_fast(item)
     if not isinstance(item, dict):
         return None
+    if len(rule.keys) == 1 and type(rule.keys[0]) is str:  # most lists: no dict to build
+        name = rule.keys[0]
+        if name not in item:
+            return None
+        value = item[name]
+        if type(value) in _ORJSON_EXACT:
+            try:
+                return f"{_key_prefix(name)}{orjson.dumps(value).decode()}}}"
+            except TypeError:  # out-of-range int, lone surrogate: let json decide
+                pass
+        return "k:" + _json({name: value})
     key = {k: item[k] for k in rule.keys if k in item}
-    return "k:" + _json(key) if key else None
+    return "k:" + _json_fast(key) if key else None
+
+
+@functools.lru_cache(maxsize=256)
+def _key_prefix(name: str) -> str:
+    """``k:{"<name>":`` as ``_json`` writes a one-key object."""
+    return "k:{" + _json(name) + ":"
 
 
 def path_to_string(path: Path) -> str:
@@ -237,22 +337,109 @@ class _Lru(OrderedDict):  # type: ignore[type-arg]
 # the previous write encoded. Both directions are memoised on exact values - a field set
 # (frozensets cache their hash) and the fieldsV1 JSON bytes - so the results are the
 # same as computing them; each call returns a fresh dict, never a shared one.
+# A set's encoding is kept as a ``_Rendering``: the JSON bytes, and the dict they decode
+# to, which is shared (with the caches and with every object it is put in) and so must
+# never be changed. ``_DECODED`` maps fieldsV1 bytes to ``(field set, rendering)``: an
+# entry whose set a write leaves alone is rendered again without encoding it.
 _ENCODED: _Lru = _Lru(512)
 _DECODED: _Lru = _Lru(512)
+
+_Rendering = tuple[bytes, dict[str, Any]]
+
+#: element kinds whose plain string order is the encoder's order (f: < k: < v:)
+_PLAIN_ORDER_KINDS = frozenset({"f:", "k:", "v:"})
 
 
 def encode_fields(fields: Iterable[Path]) -> dict[str, Any]:
     """Encode a field set as ``fieldsV1`` (``.`` marks members that have children)."""
     members = fields if isinstance(fields, frozenset) else frozenset(fields)
-    data = _ENCODED.lookup(members)
-    if data is None:
-        data = orjson.dumps(_encode_fields(members))
-        _ENCODED.store(members, data)
-        _DECODED.store(data, members)
-    return orjson.loads(data)
+    return orjson.loads(_encode(members)[0])  # type: ignore[no-any-return]
+
+
+def _encode(members: frozenset[Path]) -> _Rendering:
+    """``fieldsV1`` of a field set, as JSON bytes and as a shared dict (memoised)."""
+    found: _Rendering | None = _ENCODED.lookup(members)
+    if found is None:
+        rendered = _encode_fields(members)
+        found = (orjson.dumps(rendered), rendered)
+        _ENCODED.store(members, found)
+        _DECODED.store(found[0], (members, found))
+    return found
 
 
 def _encode_fields(members: frozenset[Path]) -> dict[str, Any]:
+    """The trie of ``members`` with sorted keys: a member with children is marked by a
+    leading ``.`` child, a leaf member is ``{}``.
+
+    Built per top-level element (``f:metadata``, ``f:spec``, ...), and the larger of
+    those subtrees are memoised: objects written from one template share their
+    ``f:spec`` subtree exactly while ``f:metadata`` differs (owner uids, names), so a
+    new object's set is mostly encoded already. Subtrees are only ever serialised,
+    never changed, so sharing them is safe.
+    """
+    # sorted() and groupby run in C: the paths of one top-level element come out
+    # together, already in the order _subtree inserts them
+    ordered = sorted(members)
+    if ordered and not ordered[0]:
+        del ordered[0]  # the empty path: never encoded
+    groups = [(head, list(paths)) for head, paths in itertools.groupby(ordered, _HEAD)]
+    if any(head[:2] not in _PLAIN_ORDER_KINDS for head, _ in groups):
+        return _encode_fields_general(members)
+    root: dict[str, Any] = {}
+    for head, paths in groups:
+        key = frozenset(paths) if len(paths) >= _SUBTREE_MIN_PATHS else None
+        sub = _SUBTREES.lookup(key) if key is not None else None
+        if sub is None:
+            sub = _subtree(paths)
+            if sub is None:
+                return _encode_fields_general(members)
+            if key is not None:
+                _SUBTREES.store(key, sub)
+        root[head] = sub
+    return root
+
+
+_HEAD = operator.itemgetter(0)
+
+
+#: rendered subtrees of one top-level element, by their paths (see ``_encode_fields``)
+_SUBTREES: _Lru = _Lru(256)
+_SUBTREE_MIN_PATHS = 8
+
+
+def _subtree(paths: list[Path]) -> dict[str, Any] | None:
+    """The rendered node of the one top-level element all (sorted) ``paths`` start
+    with, or None when an element is of a kind whose order is not plain string order.
+
+    Paths are inserted in sorted order, so every node receives its children already in
+    order and a member is met before its descendants (its ``.`` comes first). Plain
+    string order is the encoder's order for ``f:``/``k:``/``v:`` elements (``i:`` from
+    a client's managedFields is not).
+    """
+    top: dict[str, Any] = {}
+    marked: list[dict[str, Any]] = []
+    plain = _PLAIN_ORDER_KINDS
+    for path in paths:
+        node = top
+        for element in path[:-1]:
+            child = node.get(element)
+            if child is None:
+                if element[:2] not in plain:
+                    return None
+                child = node[element] = {}
+            node = child
+        last = path[-1]
+        if last[:2] not in plain:
+            return None
+        leaf = node[last] = {".": {}}
+        marked.append(leaf)
+    for leaf in marked:
+        if len(leaf) == 1:  # no children: a leaf member renders as {}
+            leaf.clear()
+    return next(iter(top.values()))
+
+
+def _encode_fields_general(members: frozenset[Path]) -> dict[str, Any]:
     # One trie, each member marked with a "." child, then rendered with sorted keys: a
     # member with children keeps its "." marker, a leaf member renders as {}.
     root: dict[str, Any] = {}
@@ -286,13 +473,20 @@ def _render(node: dict[str, Any]) -> dict[str, Any]:
 
 def decode_fields(fields_v1: Mapping[str, Any] | None) -> FieldSet:
     """Decode ``fieldsV1`` into a field set."""
+    return _decode(fields_v1)[0]
+
+
+def _decode(fields_v1: Mapping[str, Any] | None) -> tuple[FieldSet, _Rendering | None]:
+    """The field set of ``fieldsV1`` and its canonical rendering (None if unknown)."""
     try:
         data = orjson.dumps(fields_v1 or {})
     except TypeError:  # not plain JSON (a Mapping that is no dict): decode it directly
-        return _decode_fields(fields_v1)
-    found = _DECODED.lookup(data)
+        return _decode_fields(fields_v1), None
+    found: tuple[FieldSet, _Rendering | None] | None = _DECODED.lookup(data)
     if found is None:
-        found = _decode_fields(fields_v1)
+        members = _decode_fields(fields_v1)
+        # an empty set is never rendered (its entry is dropped): no canonical form
+        found = (members, _encode(members) if members else None)
         _DECODED.store(data, found)
     return found
 
@@ -322,43 +516,105 @@ def _is_stripped(path: Path) -> bool:
     return len(path) == 2 and path[0] == "f:metadata" and path[1][2:] in _SERVER_METADATA
 
 
-def _strip(fields: Iterable[Path]) -> FieldSet:
-    return frozenset(p for p in fields if not _is_stripped(p))
+#: every path ``_is_stripped`` accepts among paths built from objects (whose elements
+#: are ``f:``/``k:``/``v:``): a set difference with it strips such a set in C
+_STRIPPED: frozenset[Path] = frozenset(
+    {("f:apiVersion",), ("f:kind",), ("f:metadata",)}
+    | {("f:metadata", "f:" + name) for name in _SERVER_METADATA}
+)
 
 
-def _to_field_set(value: Any, list_keys: ListKeys) -> FieldSet:
+def _strip_own(fields: set[Path]) -> FieldSet:
+    """Drop the server-owned paths (``_is_stripped``) from a set this module built from
+    an object (changes ``fields``)."""
+    fields -= _STRIPPED
+    return frozenset(fields)
+
+
+# Objects written from one template share large lists exactly (a Deployment's
+# containers, with their env, ports and probes), and walking them is most of the cost of
+# a create. The nodes a walk finds below a list depend only on the list's JSON, its field
+# path and the resource's list rules, so they are memoised by exactly those, as paths
+# relative to the list, and put back under the list's path.
+_LIST_NODES: _Lru = _Lru(256)
+_MEMO_MIN_BYTES = 512
+
+
+def _memo_key(walk: str, items: list[Any], path: Path, rules: _Rules) -> tuple[Any, ...] | None:
+    """The memo key of a walk below a (large) list, or None when not memoised."""
+    if not rules.memo or not path:
+        return None
+    try:
+        data = orjson.dumps(items)
+    except TypeError:
+        return None
+    if len(data) < _MEMO_MIN_BYTES:
+        return None
+    return (walk, rules.list_keys, _field_path(path), data)
+
+
+def _memo_walk(
+    key: tuple[Any, ...] | None,
+    path: Path,
+    out: set[Path],
+    walk: Callable[[set[Path]], None],
+) -> None:
+    """``walk(out)``, or the memoised result of the same walk, added to ``out``."""
+    if key is None:
+        walk(out)
+        return
+    known: frozenset[Path] | None = _LIST_NODES.lookup(key)
+    if known is None:
+        found: set[Path] = set()
+        walk(found)
+        cut = len(path)
+        known = frozenset(p[cut:] for p in found)
+        _LIST_NODES.store(key, known)
+        out |= found
+        return
+    out.update([(*path, *rel) for rel in known])
+
+
+def _to_field_set(value: Any, rules: _Rules) -> FieldSet:
     """structured-merge-diff ``ToFieldSet`` for a struct-only schema."""
-    out: set[Path] = set()
 
-    def visit_map(m: Mapping[str, Any], path: Path) -> None:
+    def visit_map(m: Mapping[str, Any], path: Path, into: set[Path]) -> None:
+        add = into.add
         for key, child in m.items():
-            p = (*path, "f:" + str(key))
-            if child is None or (isinstance(child, dict) and not child):
-                out.add(p)
-            else:
-                visit(child, p)
+            p = (*path, f"f:{key}")
+            if isinstance(child, dict):
+                if child:
+                    visit_map(child, p, into)
+                else:
+                    add(p)
+            elif isinstance(child, list):
+                visit_list(child, p, into)
+            else:  # a scalar, or None
+                add(p)
 
-    def visit(v: Any, path: Path) -> None:
-        if isinstance(v, dict):
-            visit_map(v, path)
-        elif isinstance(v, list):
-            rule = _rule_for(list_keys, _field_path(path))
-            elements = [_item_element(i, rule) for i in v] if rule.kind != "atomic" else []
-            if rule.kind == "atomic" or any(e is None for e in elements):
-                out.add(path)
+    def visit_list(v: list[Any], path: Path, into: set[Path]) -> None:
+        rule = rules.at(path)
+        if rule.kind == "atomic":
+            into.add(path)
+            return
+
+        def walk(found: set[Path]) -> None:
+            elements = rules.elements(v, rule)
+            if None in elements:
+                found.add(path)
                 return
             for item, element in zip(v, elements, strict=True):
-                assert element is not None
                 ip = (*path, element)
-                out.add(ip)
+                found.add(ip)
                 if isinstance(item, dict):
-                    visit_map(item, ip)
-        else:
-            out.add(path)
+                    visit_map(item, ip, found)
 
+        _memo_walk(_memo_key("fields", v, path, rules) if v else None, path, into, walk)
+
+    out: set[Path] = set()
     if isinstance(value, dict):
-        visit_map(value, ())
-    return _strip(out)
+        visit_map(value, (), out)
+    return _strip_own(out)
 
 
 @attrs.frozen
@@ -368,69 +624,106 @@ class _Comparison:
     removed: FieldSet
 
 
-def _compare(old: Any, new: Any, list_keys: ListKeys) -> _Comparison:
+_MISSING: Any = object()
+
+
+def _same_json(lhs: Any, rhs: Any) -> bool:
+    """Whether two values serialise identically (then ``_compare`` finds nothing in them:
+    same structure, same types, same values). False when unsure."""
+    try:
+        return orjson.dumps(lhs, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+            rhs, option=orjson.OPT_SORT_KEYS
+        )
+    except TypeError:
+        return False
+
+
+def _compare(old: Any, new: Any, rules: _Rules) -> _Comparison:
     """structured-merge-diff ``Compare``: leaves, plus added/removed inner nodes."""
     added: set[Path] = set()
     modified: set[Path] = set()
     removed: set[Path] = set()
-    missing = object()
+    missing = _MISSING
 
-    def leaf(lhs: Any, rhs: Any, path: Path) -> None:
-        if lhs is missing:
-            added.add(path)
-        elif rhs is missing:
-            removed.add(path)
-        elif not _equal(lhs, rhs):
-            modified.add(path)
+    def one_side(value: Any, path: Path, out: set[Path]) -> None:
+        """``compare`` of a value against a missing one: every node of ``value`` goes
+        to ``out`` (the leaves and, as added/removed inner nodes, the containers).
+        Scalar children are added here rather than by a call each (most nodes are)."""
+        if isinstance(value, dict):
+            if not value:
+                out.add(path)
+                return
+            for key, child in value.items():
+                if isinstance(child, _CONTAINER):
+                    one_side(child, (*path, f"f:{key}"), out)
+                else:
+                    out.add((*path, f"f:{key}"))
+        elif isinstance(value, list):
 
-    def is_empty(v: Any) -> bool:
-        return v is missing or v is None or (isinstance(v, dict | list) and not v)
+            def walk(found: set[Path]) -> None:
+                items = _index_items(value, rules.at(path), rules) if value else None
+                if items is not None:
+                    for element, item in items.items():
+                        if isinstance(item, _CONTAINER):
+                            one_side(item, (*path, element), found)
+                        else:
+                            found.add((*path, element))
+                if items is None or path:  # a leaf when empty, atomic or not keyable
+                    found.add(path)
+
+            _memo_walk(_memo_key("nodes", value, path, rules) if value else None, path, out, walk)
+            return
+        if path:
+            out.add(path)
 
     def compare(lhs: Any, rhs: Any, path: Path) -> None:
-        lkind = _shape(lhs) if lhs is not missing else None
-        rkind = _shape(rhs) if rhs is not missing else None
-        kinds = {k for k in (lkind, rkind) if k is not None}
-        if len(kinds) > 1:
+        if lhs is missing:
+            one_side(rhs, path, added)
+            return
+        if rhs is missing:
+            one_side(lhs, path, removed)
+            return
+        lkind = _shape(lhs)
+        rkind = _shape(rhs)
+        if lkind != rkind:
             # Type changed: report both sides' nodes.
-            compare(lhs, missing, path)
-            compare(missing, rhs, path)
-            if lhs is not missing and rhs is not missing:
-                added.discard(path)
-                removed.discard(path)
+            one_side(lhs, path, removed)
+            one_side(rhs, path, added)
+            added.discard(path)
+            removed.discard(path)
+            modified.add(path)
+            return
+        if lkind == "scalar" or (not lhs and not rhs):
+            if not _equal(lhs, rhs):
                 modified.add(path)
             return
-        kind = kinds.pop()
-        if kind == "scalar" or (is_empty(lhs) and is_empty(rhs)):
-            leaf(lhs, rhs, path)
+        if lkind == "map":
+            for key, lvalue in lhs.items():
+                rvalue = rhs.get(key, missing)
+                # the top-level fields (spec, data, ...) are often unchanged: one C-level
+                # check instead of a walk
+                # (an empty baseline value, as in a create, is not worth serialising both)
+                if path or rvalue is missing or not lvalue or not _same_json(lvalue, rvalue):
+                    compare(lvalue, rvalue, (*path, f"f:{key}"))
+            for key, rvalue in rhs.items():
+                if key not in lhs:
+                    one_side(rvalue, (*path, f"f:{key}"), added)
             return
-        in_leaf = False
-        if kind == "map":
-            lmap = lhs if isinstance(lhs, dict) else {}
-            rmap = rhs if isinstance(rhs, dict) else {}
-            for key in list(lmap) + [k for k in rmap if k not in lmap]:
-                compare(lmap.get(key, missing), rmap.get(key, missing), (*path, "f:" + str(key)))
-        else:
-            rule = _rule_for(list_keys, _field_path(path))
-            litems = _index_items(lhs if isinstance(lhs, list) else [], rule)
-            ritems = _index_items(rhs if isinstance(rhs, list) else [], rule)
-            if litems is None or ritems is None:
-                leaf(lhs, rhs, path)
-                in_leaf = True
-            else:
-                for element in list(litems) + [e for e in ritems if e not in litems]:
-                    compare(
-                        litems.get(element, missing),
-                        ritems.get(element, missing),
-                        (*path, element),
-                    )
-        if not in_leaf and path:
-            if lhs is missing:
-                added.add(path)
-            elif rhs is missing:
-                removed.add(path)
+        rule = rules.at(path)
+        litems = _index_items(lhs, rule, rules)
+        ritems = _index_items(rhs, rule, rules)
+        if litems is None or ritems is None:
+            if not _equal(lhs, rhs):
+                modified.add(path)
+            return
+        for element, litem in litems.items():
+            compare(litem, ritems.get(element, missing), (*path, element))
+        for element, ritem in ritems.items():
+            if element not in litems:
+                one_side(ritem, (*path, element), added)
 
     compare(old, new, ())
-    return _Comparison(_strip(added), _strip(modified), _strip(removed))
+    return _Comparison(_strip_own(added), _strip_own(modified), _strip_own(removed))
 
 
 def _shape(v: Any) -> str:
@@ -445,13 +738,12 @@ def _equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
-def _index_items(items: list[Any], rule: _Rule) -> dict[str, Any] | None:
+def _index_items(items: list[Any], rule: _Rule, rules: _Rules) -> dict[str, Any] | None:
     """Items of a keyed/set list by element; None when the list is atomic."""
     if rule.kind == "atomic":
         return None
     out: dict[str, Any] = {}
-    for item in items:
-        element = _item_element(item, rule)
+    for item, element in zip(items, rules.elements(items, rule), strict=True):
         if element is None:
             return None
         if rule.kind == "map" and isinstance(item, dict):
@@ -468,44 +760,48 @@ _SCALAR_ITEM = ""  # set items are leaves: their element is the whole value
 # Merging a config into a live object
 
 
-def _merge(lhs: Any, rhs: Any, path: Path, list_keys: ListKeys) -> Any:
+def _merge(lhs: Any, rhs: Any, path: Path, rules: _Rules) -> Any:
     if isinstance(lhs, dict) and isinstance(rhs, dict):
         out = dict(lhs)
         for key, value in rhs.items():
-            p = (*path, "f:" + str(key))
             if value is None:
                 out.pop(key, None)
             elif key in out:
-                out[key] = _merge(out[key], value, p, list_keys)
+                out[key] = _merge(out[key], value, (*path, f"f:{key}"), rules)
             else:
                 out[key] = _drop_nulls(value)
         return out
     if isinstance(lhs, list) and isinstance(rhs, list):
-        rule = _rule_for(list_keys, _field_path(path))
+        rule = rules.at(path)
         if rule.kind != "atomic":
-            merged = _merge_list(lhs, rhs, rule, path, list_keys)
+            merged = _merge_list(lhs, rhs, rule, path, rules)
             if merged is not None:
                 return merged
     return _drop_nulls(rhs)
 
 
 def _drop_nulls(value: Any) -> Any:
+    # scalars are returned as they are: test for containers before recursing
     if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+        return {
+            k: _drop_nulls(v) if isinstance(v, _CONTAINER) else v
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
+        return [_drop_nulls(v) if isinstance(v, _CONTAINER) else v for v in value]
     return value
 
 
 def _merge_list(
-    lhs: list[Any], rhs: list[Any], rule: _Rule, path: Path, list_keys: ListKeys
+    lhs: list[Any], rhs: list[Any], rule: _Rule, path: Path, rules: _Rules
 ) -> list[Any] | None:
     """Merge keyed/set lists the way structured-merge-diff orders them.
 
     Shared items follow the config's order, live-only items keep their place.
     """
-    lpes = [_item_element(i, rule) for i in lhs]
-    rpes = [_item_element(i, rule) for i in rhs]
+    lpes = rules.elements(lhs, rule)
+    rpes = rules.elements(rhs, rule)
     if any(e is None for e in lpes) or any(e is None for e in rpes):
         return None
     lmap: dict[str, Any] = {}
@@ -526,7 +822,7 @@ def _merge_list(
             return _drop_nulls(rchild)
         if rchild is None:
             return lchild
-        return _merge(lchild, rchild, (*path, element), list_keys)
+        return _merge(lchild, rchild, (*path, element), rules)
 
     li = ri = 0
     while li < len(lpes) or ri < len(rpes):
@@ -598,7 +894,7 @@ def _child(node: Any, element: str) -> Any:
 
 def _matches_element(item: Any, element: str) -> bool:
     if element.startswith("v:"):
-        return not isinstance(item, dict | list) and _equal(item, json.loads(element[2:]))
+        return not isinstance(item, _CONTAINER) and _equal(item, json.loads(element[2:]))
     if element.startswith("k:") and isinstance(item, dict):
         keys = json.loads(element[2:])
         return all(k in item and _equal(item[k], v) for k, v in keys.items())
@@ -625,6 +921,17 @@ class _Entry:
     time: str | None
     subresource: str | None
     fields: FieldSet
+    #: ``fieldsV1`` of ``fields`` when already known (decoded from the live object): an
+    #: entry a write leaves alone is not encoded again
+    encoded: _Rendering | None = attrs.field(default=None, eq=False, repr=False)
+
+    def with_fields(self, fields: FieldSet) -> _Entry:
+        """This entry owning ``fields``, a subset of its own set."""
+        if len(fields) == len(self.fields):
+            return self
+        return _Entry(
+            self.manager, self.operation, self.api_version, self.time, self.subresource, fields
+        )
 
     @property
     def ident(self) -> tuple[str, str, str]:
@@ -644,7 +951,8 @@ class _Entry:
             text += f" using {self.api_version}"
         return text
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, shared: bool) -> dict[str, Any]:
+        """The managedFields entry; ``shared``: its fieldsV1 is the shared rendering."""
         out: dict[str, Any] = {
             "manager": self.manager,
             "operation": self.operation,
@@ -653,7 +961,8 @@ class _Entry:
         if self.time is not None:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = encode_fields(self.fields)
+        rendering = self.encoded if self.encoded is not None else _encode(self.fields)
+        out["fieldsV1"] = rendering[1] if shared else orjson.loads(rendering[0])
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -667,6 +976,7 @@ def _entries(obj: Mapping[str, Any] | None) -> list[_Entry]:
     for item in raw:
         if not isinstance(item, Mapping) or (not item.get("manager") and not item.get("operation")):
             continue
+        fields, encoded = _decode(item.get("fieldsV1"))
         out.append(
             _Entry(
                 manager=str(item.get("manager", "")),
@@ -674,24 +984,27 @@ def _entries(obj: Mapping[str, Any] | None) -> list[_Entry]:
                 api_version=str(item.get("apiVersion", "")),
                 time=item.get("time"),
                 subresource=item.get("subresource") or None,
-                fields=decode_fields(item.get("fieldsV1")),
+                fields=fields,
+                encoded=encoded,
             )
         )
     return out
 
 
-def _sorted_entries(entries: Iterable[_Entry]) -> list[dict[str, Any]]:
+def _sorted_entries(entries: Iterable[_Entry], shared: bool) -> list[dict[str, Any]]:
     """Order like apimachinery's encoder: operation, time, manager, apiVersion."""
     ordered = sorted(
         (e for e in entries if e.fields),
         key=lambda e: (e.operation, e.time or "", e.manager, e.api_version, e.subresource or ""),
     )
-    return [e.to_dict() for e in ordered]
+    return [e.to_dict(shared) for e in ordered]
 
 
-def _with_managed_fields(obj: dict[str, Any], entries: Iterable[_Entry]) -> dict[str, Any]:
+def _with_managed_fields(
+    obj: dict[str, Any], entries: Iterable[_Entry], shared: bool
+) -> dict[str, Any]:
     metadata = dict(obj.get("metadata") or {})
-    encoded = _sorted_entries(entries)
+    encoded = _sorted_entries(entries, shared)
     if encoded:
         metadata["managedFields"] = encoded
     else:
@@ -725,6 +1038,26 @@ def _scope(
     return out
 
 
+def _config_scope(
+    config: Mapping[str, Any], subresource: str | None, has_status_subresource: bool
+) -> dict[str, Any]:
+    """``_scope`` of an apply config without the deep copy.
+
+    Only the top level and ``metadata`` of the result are ever changed, and nothing
+    built from it shares the config's dicts or lists (``_merge`` rebuilds every value
+    it takes from the config), so the caller's config stays untouched.
+    """
+    if subresource == "status":
+        return {"status": config["status"]} if "status" in config else {}
+    out = dict(config)
+    if has_status_subresource:
+        out.pop("status", None)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        out["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return out
+
+
 def apply(
     live: dict[str, Any] | None,
     config: dict[str, Any],
@@ -735,12 +1068,15 @@ def apply(
     now: str,
     subresource: str | None = None,
     has_status_subresource: bool = False,
+    shared: bool = False,
 ) -> dict[str, Any]:
     """Server-side apply ``config`` as ``manager``; returns the new object.
 
     The result has no new resourceVersion (the store assigns it). Raises
     :class:`ApplyConflict` when other managers own fields whose value would change
-    and ``force`` is false, :class:`ApplyError` for an unusable body.
+    and ``force`` is false, :class:`ApplyError` for an unusable body. ``shared``: the
+    result's ``fieldsV1`` dicts are shared with other results and this module's caches
+    (saves rebuilding them; for a store that never changes the objects it keeps).
     """
     if not isinstance(config, dict):
         raise ApplyError(f"apply configuration must be an object, got {type(config).__name__}")
@@ -752,28 +1088,31 @@ def apply(
     if not manager:
         raise ApplyError("fieldManager: Required value: is required for apply patch")
 
+    rules = _Rules(list_keys, memo=shared)
     entries = _entries(live)
     api_version = str(config.get("apiVersion") or (live or {}).get("apiVersion") or "")
-    me = ("Apply", subresource or "")
-    previous = next((e for e in entries if e.ident == (manager, *me)), None)
-    others = [e for e in entries if e.ident != (manager, *me)]
+    me = (manager, "Apply", subresource or "")
+    previous = next((e for e in entries if e.ident == me), None)
+    others = [e for e in entries if e.ident != me]
 
     # What this write may touch.
-    applied = _scope(config, subresource, has_status_subresource)
+    applied = _config_scope(config, subresource, has_status_subresource)
     applied_meta = dict(applied.get("metadata") or {})
     for key in _KEEP_FROM_LIVE:
         applied_meta.pop(key, None)
     if "metadata" in applied:
         applied["metadata"] = applied_meta
-    live_part = _scope(live, subresource, has_status_subresource)
     if live is None and subresource != "status":
         live_part = {}
+    else:
+        live_part = _scope(live, subresource, has_status_subresource)
 
-    new_set = _to_field_set(applied, list_keys)
-    merged = _merge(live_part, applied, (), list_keys)
+    new_set = _to_field_set(applied, rules)
+    merged = _merge(live_part, applied, (), rules)
 
-    # Prune what this applier dropped and nobody else owns.
-    if previous is not None:
+    # Prune what this applier dropped and nobody else owns (nothing when it still
+    # applies every field it owned).
+    if previous is not None and not previous.fields <= new_set:
         owned_now = _closure(new_set)
         for other in others:
             owned_now |= _closure(other.fields)
@@ -786,24 +1125,30 @@ def apply(
             _remove_path(merged, path)
             removed_roots.append(path)
 
-    comparison = _compare(live_part, merged, list_keys)
-    changed = comparison.added | comparison.modified
+    # What changed matters only to take fields from other managers and to keep the
+    # previous timestamp of an unchanged object; a first apply with no other manager
+    # needs neither.
+    changed: FieldSet = frozenset()
+    removed: FieldSet = frozenset()
+    if others or previous is not None:
+        comparison = _compare(live_part, merged, rules)
+        changed = comparison.added | comparison.modified
+        removed = comparison.removed
     found: list[tuple[_Entry, Path]] = []
     updated: list[_Entry] = []
     for other in others:
         clash = other.fields & changed
         found.extend((other, p) for p in clash)
-        remaining = other.fields - clash - comparison.removed
-        updated.append(attrs.evolve(other, fields=frozenset(remaining)))
+        updated.append(other.with_fields(other.fields - clash - removed))
     if found and not force:
         raise _conflict_error(found)
 
-    object_changed = bool(changed or comparison.removed)
+    object_changed = bool(changed or removed)
     time = now if (object_changed or previous is None) else previous.time
-    updated.append(_Entry(manager, "Apply", api_version, time, subresource, frozenset(new_set)))
+    updated.append(_Entry(manager, "Apply", api_version, time, subresource, new_set))
 
     result = _assemble(live, merged, subresource, has_status_subresource, config)
-    return _with_managed_fields(result, updated)
+    return _with_managed_fields(result, updated, shared)
 
 
 def _assemble(
@@ -827,7 +1172,10 @@ def _assemble(
         meta = dict(out.get("metadata") or {})
         for key in _KEEP_FROM_LIVE:
             if key in live_meta:
-                meta[key] = copy_obj(live_meta[key])
+                # managedFields only holds its place: _with_managed_fields replaces it
+                value = live_meta[key]
+                keep = key == "managedFields" or not isinstance(value, _CONTAINER)
+                meta[key] = value if keep else copy_obj(value)
         for key in ("name", "namespace"):
             if key in live_meta and key not in meta:
                 meta[key] = live_meta[key]
@@ -850,6 +1198,7 @@ def record_update(
     subresource: str | None = None,
     list_keys: ListKeys = _no_list_keys,
     builtin: bool = False,
+    shared: bool = False,
 ) -> dict[str, Any]:
     """Record a non-apply write (create, update, patch) in ``new``'s managedFields.
 
@@ -858,10 +1207,11 @@ def record_update(
     end up empty are dropped. ``builtin`` makes a create treat top-level ``spec`` and
     ``status`` as pre-existing (typed Go structs), so they carry no ``.`` marker.
     ``managedFields`` in ``new`` is taken as the client sent it (``[{}]`` resets).
+    ``shared`` as for :func:`apply`.
     """
     incoming = (new.get("metadata") or {}).get("managedFields")
     if incoming is not None and _is_reset(incoming):
-        return _with_managed_fields(new, [])
+        return _with_managed_fields(new, [], shared)
     base_entries = _entries(new) if incoming else _entries(old)
     baseline: dict[str, Any]
     if old is None:
@@ -871,26 +1221,28 @@ def record_update(
                 if key in new:
                     baseline[key] = {}
     else:
-        baseline = copy_obj(old)
+        baseline = old  # only read: _scope_for_update copies what it changes
     comparison = _compare(
-        _scope_for_update(baseline, subresource), _scope_for_update(new, subresource), list_keys
+        _scope_for_update(baseline, subresource),
+        _scope_for_update(new, subresource),
+        _Rules(list_keys, memo=shared),
     )
     changed = comparison.added | comparison.modified
+    removed = comparison.removed
     ident = (manager, operation, subresource or "")
     previous = next((e for e in base_entries if e.ident == ident), None)
     entries: list[_Entry] = []
     for entry in base_entries:
         if entry.ident == ident:
             continue
-        remaining = entry.fields - changed - comparison.removed
-        entries.append(attrs.evolve(entry, fields=frozenset(remaining)))
-    mine = frozenset((previous.fields - comparison.removed if previous else frozenset()) | changed)
+        entries.append(entry.with_fields(entry.fields - changed - removed))
+    mine = frozenset((previous.fields - removed if previous else frozenset()) | changed)
     api_version = str(new.get("apiVersion") or "")
     if changed:
         entries.append(_Entry(manager, operation, api_version, now, subresource, mine))
     elif previous is not None:
-        entries.append(attrs.evolve(previous, fields=mine))
-    return _with_managed_fields(new, entries)
+        entries.append(previous.with_fields(mine))
+    return _with_managed_fields(new, entries, shared)
 
 
 def _scope_for_update(obj: Mapping[str, Any], subresource: str | None) -> dict[str, Any]:

@@ -67,7 +67,8 @@ class Store:
         self._start = 0  # logical start of the retained log (physically trimmed lazily)
         self.compacted_rv = 0
         """Every change with an RV <= this is gone from the log."""
-        self._changed = asyncio.Event()
+        self._changed: asyncio.Event | None = None  # made when asked for
+        self._waiters: list[asyncio.Future[None]] = []
         self._listeners: list[Callable[[LogEntry], None]] = []
 
     # --- reads ----------------------------------------------------------------------
@@ -171,7 +172,16 @@ class Store:
     @property
     def changed(self) -> asyncio.Event:
         """Set (and replaced) on every commit: await it to learn about the next write."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
         return self._changed
+
+    def wake_on_commit(self, future: asyncio.Future[None]) -> None:
+        """Resolve ``future`` at the next commit (a watch waiting for changes: cheaper
+        than a task waiting on ``changed``)."""
+        if len(self._waiters) >= 64:  # waits that ended otherwise (timeouts) leave theirs
+            self._waiters = [f for f in self._waiters if not f.done()]
+        self._waiters.append(future)
 
     def add_listener(self, listener: Callable[[LogEntry], None]) -> None:
         """Called synchronously with each committed entry (the emulated controllers)."""
@@ -246,7 +256,12 @@ class Store:
             self._start += 1
             self.compacted_rv = self._log_rvs[self._start - 1]
             self._trim()
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
+        waiters, self._waiters = self._waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
         for listener in self._listeners:
             listener(entry)

@@ -145,6 +145,21 @@ def _name_errors(info: ResourceInfo, name: str) -> list[str]:
     return is_dns1123_subdomain(name)
 
 
+#: label and annotation keys known to be valid: every write checks its keys, and they
+#: recur (validity depends on the key alone; only valid keys are remembered)
+_VALID_KEYS: set[str] = set()
+_VALID_KEYS_MAX = 4096
+
+
+def _label_key_error(key: str, path: str) -> str | None:
+    if key in _VALID_KEYS:
+        return None
+    error = validate_label_key(key, path)
+    if error is None and len(_VALID_KEYS) < _VALID_KEYS_MAX and isinstance(key, str):
+        _VALID_KEYS.add(key)
+    return error
+
+
 def validate_meta(
     obj: dict[str, Any], info: ResourceInfo, *, check_name: bool = True
 ) -> list[dict[str, str]]:
@@ -170,13 +185,13 @@ def validate_meta(
                 )
     for key, value in (meta.get("labels") or {}).items():
         for error in (
-            validate_label_key(key, "metadata.labels"),
+            _label_key_error(key, "metadata.labels"),
             validate_label_value(key, value, "metadata.labels"),
         ):
             if error:
                 causes.append(_split(error))
     for key in meta.get("annotations") or {}:
-        error = validate_label_key(key, "metadata.annotations")
+        error = _label_key_error(key, "metadata.annotations")
         if error:
             causes.append(_split(error))
     controllers = 0

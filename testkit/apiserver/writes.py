@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import random
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -150,6 +149,8 @@ class Writer:
         self.clock = clock
         self.rng = rng
         self.max_object_bytes = max_object_bytes
+        # one list_keys function per resource (see list_keys): id(info) -> (info, fn)
+        self._list_keys: dict[int, tuple[ResourceInfo, Callable[[tuple[str, ...]], Any]]] = {}
 
     # --- small helpers ----------------------------------------------------------------
 
@@ -157,7 +158,12 @@ class Writer:
         return format_time(self.clock.now())
 
     def new_uid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        # str(uuid.UUID(int=bits, version=4)) without the UUID object: the same bits set
+        bits = self.rng.getrandbits(128)
+        bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+        bits = (bits & ~(0xF000 << 64)) | (4 << 76)  # version 4
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def present(self, obj: Obj, info: ResourceInfo) -> Obj:
         """A private copy of a stored object as the requested version shows it."""
@@ -165,6 +171,14 @@ class Writer:
         if info.custom:
             out["apiVersion"] = info.api_version
         return out
+
+    def view(self, obj: Obj, info: ResourceInfo) -> Obj:
+        """``present`` without the copy: the answer to a request, sharing the stored
+        object's dicts. Stored objects are never changed, so this is safe to serialise;
+        ``FakeApiServer.handle`` copies it before any caller could change it."""
+        if info.custom:
+            return {**obj, "apiVersion": info.api_version}
+        return obj
 
     def _storage_api_version(self, info: ResourceInfo) -> str:
         if info.custom and info.storage_version:
@@ -269,15 +283,29 @@ class Writer:
             subresource=subresource,
             list_keys=self.list_keys(info),
             builtin=not info.custom,
+            shared=True,  # the store never changes what it keeps
         )
 
     def list_keys(self, info: ResourceInfo) -> Callable[[tuple[str, ...]], Any]:
-        """How server-side apply merges lists of this type (built-in table or CRD schema)."""
+        """How server-side apply merges lists of this type (built-in table or CRD schema).
+
+        The same function for every write of one resource (a new CRD version is a new
+        ``ResourceInfo``, whose schema is never changed): ssa memoises field sets of
+        large lists by it.
+        """
         from kubeplan.testkit.apiserver import mergekeys, schema
 
+        known = self._list_keys.get(id(info))
+        if known is not None and known[0] is info:
+            return known[1]
         if not info.custom:
-            return mergekeys.ssa_list_keys(info.group, info.kind)
-        return schema.schema_list_keys(info.schema or {})
+            keys = mergekeys.ssa_list_keys(info.group, info.kind)
+        else:
+            keys = schema.schema_list_keys(info.schema or {})
+        if len(self._list_keys) > 256:  # CRDs come and go in long tests
+            self._list_keys.clear()
+        self._list_keys[id(info)] = (info, keys)
+        return keys
 
     # --- type strategies --------------------------------------------------------------
 
@@ -485,9 +513,9 @@ class Writer:
             if _is_namespace(info):
                 meta["labels"]["kubernetes.io/metadata.name"] = name
         if opts.dry_run:
-            return WriteResult(201, self.present(obj, info), tuple(warnings))
+            return WriteResult(201, self.view(obj, info), tuple(warnings))
         stored = self.store.put(gr, obj)
-        return WriteResult(201, self.present(stored, info), tuple(warnings))
+        return WriteResult(201, self.view(stored, info), tuple(warnings))
 
     # --- update -----------------------------------------------------------------------
 
@@ -646,13 +674,13 @@ class Writer:
             # The last finalizer is gone: the update becomes the deletion.
             if not opts.dry_run:
                 self.store.remove(target.group_resource, target.namespace, name)
-            return WriteResult(200, self.present(new, info), tuple(warnings))
+            return WriteResult(200, self.view(new, info), tuple(warnings))
         if same_object(current, new):
-            return WriteResult(200, self.present(current, info), tuple(warnings))
+            return WriteResult(200, self.view(current, info), tuple(warnings))
         if opts.dry_run:
-            return WriteResult(200, self.present(new, info), tuple(warnings))
+            return WriteResult(200, self.view(new, info), tuple(warnings))
         stored = self.store.put(target.group_resource, new)
-        return WriteResult(200, self.present(stored, info), tuple(warnings))
+        return WriteResult(200, self.view(stored, info), tuple(warnings))
 
     # --- patch ------------------------------------------------------------------------
 
@@ -782,6 +810,7 @@ class Writer:
                 now=self.now(),
                 subresource=target.subresource,
                 has_status_subresource=info.has_status,
+                shared=True,  # the store never changes what it keeps
             )
         except ssa.ApplyConflict as exc:
             raise status.apply_conflict(
@@ -867,11 +896,11 @@ class Writer:
                 if _is_crd(info):
                     self._mark_crd_terminating(new)
             if same_object(current, new):
-                body = self.present(current, info)
+                body = self.view(current, info)
             elif options.dry_run:
-                body = self.present(new, info)
+                body = self.view(new, info)
             else:
-                body = self.present(self.store.put(target.group_resource, new), info)
+                body = self.view(self.store.put(target.group_resource, new), info)
             code = 202 if options.orphan_dependents is False else 200
             return WriteResult(code, body)
         if options.dry_run:
@@ -879,7 +908,7 @@ class Writer:
         else:
             last = self.store.remove(target.group_resource, target.namespace, name) or current
         if info.kind == "Pod" and not info.group:
-            return WriteResult(200, self.present(last, info))
+            return WriteResult(200, self.view(last, info))
         return WriteResult(200, status.success(name, info.group, info.plural, cur_meta.get("uid")))
 
     def _mark_crd_terminating(self, crd: Obj) -> None:
@@ -960,6 +989,8 @@ def _cause_dict(cause: Any) -> dict[str, str]:
 
 def _removed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
     """Paths present in ``before`` but gone from ``after`` (what pruning dropped)."""
+    if before == after:  # the usual case, nothing pruned: one comparison in C
+        return []
     removed: list[str] = []
     if isinstance(before, dict) and isinstance(after, dict):
         for key, value in before.items():

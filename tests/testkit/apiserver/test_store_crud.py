@@ -317,7 +317,7 @@ async def test_request_log_records_verbs() -> None:
     await call(server, "DELETE", f"{CM}/b")
     records = [(r.verb, r.status, r.resource, r.name) for r in server.requests]
     assert records == [
-        ("create", 201, "configmaps", None),
+        ("create", 201, "configmaps", "a"),  # named from the created object
         ("get", 200, "configmaps", "a"),
         ("list", 200, "configmaps", None),
         ("delete", 404, "configmaps", "b"),
