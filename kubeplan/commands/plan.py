@@ -200,13 +200,18 @@ def request_offline(
     return SyncRequest(request.parent, request.children, request.finalizing, selected)
 
 
+def _resolved_selectors(config: OperatorConfig, parent: RawObject) -> Any:
+    """The parent's related-object selectors, or a ``PlanError`` naming what is wrong."""
+    try:
+        return resolve_selectors(config.related, parent)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+
+
 def _select(
     config: OperatorConfig, parent: RawObject, related: list[tuple[K8sType, RawObject]]
 ) -> Children:
-    try:
-        selectors = resolve_selectors(config.related, parent)
-    except ValueError as exc:
-        raise PlanError(str(exc)) from exc
+    selectors = _resolved_selectors(config, parent)
     found: dict[K8sType, list[RawObject]] = {}
     for type_, items in selectors.items():
         objects = [obj for t, obj in related if t == type_]
@@ -328,10 +333,7 @@ async def _foreign_from_cluster(
 async def _related_from_cluster(client: Any, config: OperatorConfig, parent: RawObject) -> Children:
     if not config.related:
         return Children.empty()
-    try:
-        selectors = resolve_selectors(config.related, parent)
-    except ValueError as exc:
-        raise PlanError(str(exc)) from exc
+    selectors = _resolved_selectors(config, parent)
     found: dict[K8sType, list[RawObject]] = {}
     for type_, items in selectors.items():
         chosen: dict[tuple[str | None, str], RawObject] = {}
