@@ -112,7 +112,7 @@ class KubeClient:
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._env_proxy = _env_proxy(self._host)
-        self._request_kwargs: dict[str, Any] | None = None  # proxy / TLS name, built once
+        self._request_kwargs = self._transport_kwargs()  # proxy / TLS name
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
 
     # -- construction ---------------------------------------------------------------------
@@ -450,9 +450,6 @@ class KubeClient:
                 await self.api_client.update_params_for_auth(headers, query, ["BearerToken"])
         elif self.static is not None and self.static.token:
             headers["Authorization"] = f"Bearer {self.static.token}"
-        kwargs = self._request_kwargs
-        if kwargs is None:
-            self._request_kwargs = kwargs = self._transport_kwargs()
         # the URL is built here, already encoded: yarl's parsing and query merging cost
         # more than the rest of a small request (paths hold API names, which are URL-safe)
         url = self._host + quote(path, safe=_PATH_SAFE)
@@ -461,7 +458,7 @@ class KubeClient:
         try:
             response = await self._http().request(
                 method, URL(url, encoded=True), data=data, headers=headers, timeout=timeout,
-                **kwargs,
+                **self._request_kwargs,
             )
         except aiohttp.ClientConnectorError as exc:
             self._observe(verb, 0)
