@@ -94,7 +94,8 @@ def _profiled(name: str) -> list[str]:
     out = os.environ.get("BENCH_PYSPY")
     if not out:
         return []
-    return ["py-spy", "record", "--nonblocking", "--rate", "250", "--format", "raw",
+    rate = os.environ.get("BENCH_PYSPY_RATE", "250")
+    return ["py-spy", "record", "--nonblocking", "--rate", rate, "--format", "raw",
             "--output", str(Path(out) / f"{name}.{os.getpid()}.{time.time_ns()}.txt"), "--"]
 
 

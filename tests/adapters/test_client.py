@@ -22,6 +22,14 @@ from kubeplan.testkit.apiserver.http import write_kubeconfig
 CM = core_v1.ConfigMap
 
 
+@pytest.fixture(params=["http1", "aiohttp"])
+async def kube(http, request):
+    """Every test here runs over both transports: they must behave the same."""
+    client = KubeClient.for_url(http.url, transport=request.param)
+    yield client
+    await client.close()
+
+
 def _cm(name: str, **data: str) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": "default", "labels": {"app": "t"}},
