@@ -1,4 +1,4 @@
-"""``KubeClient``: the ``ApiClient`` protocol over aiohttp, in raw JSON.
+"""``KubeClient``: the ``ApiClient`` protocol over HTTP, in raw JSON.
 
 Configuration comes from kubernetes_asyncio (kubeconfig with contexts, exec and OIDC
 auth, in-cluster service account; its TLS settings and connection pool), except for
@@ -21,29 +21,25 @@ a 429 (rejected by flow control before execution) or a connection that was never
 established. Any other failed write is raised: the runtime re-plans from fresh state
 instead of repeating a request whose outcome it does not know.
 
-Transport: for static configurations without a proxy (the fake API server, a
-kubeconfig with a token or client certificates) requests go through ``adapters.http1``,
-a small keep-alive HTTP/1.1 client that costs a third of aiohttp's CPU per request
-(measured: 70 against 200 µs, JSON included). Otherwise they go through our own
-``aiohttp.ClientSession`` on kubernetes_asyncio's connection pool (its connector, not
-owned), with ``trust_env`` off. kubernetes_asyncio's session has ``trust_env=True``,
-which makes aiohttp read ``~/.netrc`` (in a thread) and the proxy environment on *every*
-request: profiled, that was a third of an operator's CPU and a thread hop per request.
-The proxy environment (``HTTPS_PROXY``, ``NO_PROXY``) is read once instead, when the
-configuration names no proxy. ``transport="aiohttp"`` forces aiohttp.
+Transport (``adapters.transport``): for static configurations without a proxy (the
+fake API server, a kubeconfig with a token or client certificates) requests go through
+``adapters.http1``, a small keep-alive HTTP/1.1 client that costs a third of aiohttp's
+CPU per request (measured: 70 against 200 µs, JSON included), and aiohttp is never
+imported. Otherwise (a proxy, kubernetes_asyncio's auth plugins or in-cluster
+configuration) through ``adapters.aiohttp_transport``. ``transport="aiohttp"`` forces the
+latter. The proxy environment (``HTTPS_PROXY``, ``NO_PROXY``) is read once, when the
+configuration names no proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode
 
-import aiohttp
 import orjson
 from kubeplan.adapters.backoff import Backoff
 from kubeplan.adapters.errors import (
@@ -54,12 +50,10 @@ from kubeplan.adapters.errors import (
     error_from_status,
     is_retryable_read_error,
 )
-from kubeplan.adapters.http1 import Http1Pool, TransportError
-from kubeplan.adapters.http1 import Response as Http1Response
 from kubeplan.adapters.kubeconfig import StaticConfig, load_static
 from kubeplan.adapters.protocol import PatchType, PropagationPolicy, RawObject
+from kubeplan.adapters.transport import Answer, ConnectError, HttpTransport, TransportError
 from kubeplan.core.types import K8sType
-from yarl import URL
 
 if TYPE_CHECKING:
     from kubernetes_asyncio import client as k8s_client
@@ -119,27 +113,38 @@ class KubeClient:
         host = (api_client.configuration.host if api_client is not None
                 else static.server)  # type: ignore[union-attr]
         self._host = host.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._env_proxy = _env_proxy(self._host)
         self._request_kwargs = self._transport_kwargs()  # proxy / TLS name
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
-        self._pool: Http1Pool | None = None
         if transport not in ("auto", "http1", "aiohttp"):
             raise ValueError(f"transport must be 'auto', 'http1' or 'aiohttp', not {transport!r}")
         http1_fits = static is not None and "proxy" not in self._request_kwargs
         if transport == "http1" and not http1_fits:
             raise ValueError("transport 'http1' needs a static configuration without a proxy "
                              "(kubernetes_asyncio's auth plugins and proxies go through aiohttp)")
+        self._http: HttpTransport
         if transport != "aiohttp" and http1_fits:
+            from kubeplan.adapters.http1 import Http1Transport
+
             assert static is not None
-            self._pool = Http1Pool(self._host, ssl_context=static.ssl_context(),
-                                   server_hostname=static.tls_server_name)
+            self._http = Http1Transport(self._host, ssl_context=static.ssl_context(),
+                                        server_hostname=static.tls_server_name,
+                                        connect_timeout=request_timeout)
+            self._transport: Transport = "http1"
+        else:
+            from kubeplan.adapters.aiohttp_transport import AiohttpTransport
+
+            self._http = AiohttpTransport(
+                self._host, api_client=api_client,
+                ssl_context=static.ssl_context() if static is not None else None,
+                connect_timeout=request_timeout,
+                request_kwargs=dict(self._request_kwargs))
+            self._transport = "aiohttp"
 
     @property
     def transport(self) -> Transport:
         """Which HTTP client carries the requests: ``http1`` or ``aiohttp``."""
-        return "http1" if self._pool is not None else "aiohttp"
+        return self._transport
 
     # -- construction ---------------------------------------------------------------------
 
@@ -205,33 +210,9 @@ class KubeClient:
 
     async def close(self) -> None:
         self._closed = True
-        if self._pool is not None:
-            await self._pool.close()
-        session, self._session = self._session, None
-        if session is not None:
-            # with an ApiClient the connector is its own (closed below); else ours
-            await session.close()
+        await self._http.close()
         if self.api_client is not None:
             await self.api_client.close()
-
-    def _http(self) -> aiohttp.ClientSession:
-        """Our session (created in the running loop): on the ApiClient's connection pool,
-        or on our own for a static configuration."""
-        if self._session is None or self._session.closed:
-            if self.api_client is not None:
-                connector = self.api_client.rest_client.pool_manager.connector
-                owner = False
-            else:
-                assert self.static is not None
-                context = self.static.ssl_context()
-                connector = aiohttp.TCPConnector(
-                    limit=100, ssl=context if context is not None else False)
-                owner = True
-            self._session = aiohttp.ClientSession(
-                connector=connector, connector_owner=owner, trust_env=False,
-                read_bufsize=2**21,  # watch events of large objects (as kubernetes_asyncio)
-            )
-        return self._session
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -290,7 +271,7 @@ class KubeClient:
         try:
             async for line in response.lines():
                 yield orjson.loads(line)
-        except (aiohttp.ClientError, ConnectionError) as exc:
+        except ConnectionError as exc:
             raise ConnectionFailed(f"watch of {type_} interrupted: {exc}") from exc
         finally:
             response.release()
@@ -408,7 +389,7 @@ class KubeClient:
         )
         try:
             payload = await response.read()
-        except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+        except (ConnectionError, TimeoutError) as exc:
             raise ConnectionFailed(f"{method} {path}: reading the answer failed: {exc}") from exc
         finally:
             response.release()
@@ -426,7 +407,7 @@ class KubeClient:
         *,
         retry: bool,
         stream: bool = False,
-    ) -> _Response:
+    ) -> Answer:
         attempts = self.read_attempts if retry else self.write_attempts
         attempt = 0
         while True:
@@ -461,7 +442,7 @@ class KubeClient:
         content_type: str | None,
         total: float | None,
         stream: bool,
-    ) -> _Response:
+    ) -> Answer:
         """One request; a response with a status below 300 (an ``ApiError`` otherwise).
         ``total`` bounds the whole exchange, body included; a stream (``total=None``)
         bounds only the connection and the answer's headers."""
@@ -481,69 +462,28 @@ class KubeClient:
         target = quote(path, safe=_PATH_SAFE)
         if query:
             target += "?" + urlencode(query)
-        if self._pool is not None:
-            response = await self._send_http1(verb, method, target, headers, data, total,
-                                              stream)
-        else:
-            response = await self._send_aiohttp(verb, method, target, headers, data, total,
-                                                stream)
+        try:
+            response = await self._http.send(method, target, headers, data, total=total,
+                                             stream=stream)
+        except ConnectError as exc:
+            self._observe(verb, 0)
+            raise ConnectionFailed(f"{method} {path}: {exc}", sent=False) from exc
+        except TransportError as exc:
+            self._observe(verb, 0)
+            raise ConnectionFailed(f"{method} {path}: {exc}", sent=exc.sent) from exc
+        except TimeoutError as exc:
+            self._observe(verb, 504)
+            raise Timeout(504, "Timeout", f"{method} {path}: no answer in time") from exc
         self._observe(verb, response.status)
         if response.status < 300:
             return response
         try:
             payload = await response.read()
-        except (aiohttp.ClientError, ConnectionError, TimeoutError):
+        except (ConnectionError, TimeoutError):
             payload = b""
         finally:
             response.release()
         raise _error(response.status, payload, response.header("Retry-After"))
-
-    async def _send_http1(self, verb: str, method: str, target: str, headers: dict[str, str],
-                          data: bytes | None, total: float | None,
-                          stream: bool) -> _Response:
-        assert self._pool is not None
-        try:
-            if stream:
-                async with asyncio.timeout(self.request_timeout):
-                    return _Http1Response(await self._pool.request(
-                        method, target, headers, data, stream=True,
-                        connect_timeout=self.request_timeout))
-            async with asyncio.timeout(total):
-                answer = await self._pool.request(method, target, headers, data,
-                                                  connect_timeout=total)
-                return _ReadResponse(answer.status, answer.headers, await answer.read())
-        except TransportError as exc:
-            self._observe(verb, 0)
-            raise ConnectionFailed(f"{method} {target}: {exc}", sent=exc.sent) from exc
-        except TimeoutError as exc:
-            self._observe(verb, 504)
-            raise Timeout(504, "Timeout", f"{method} {target}: no answer in time") from exc
-
-    async def _send_aiohttp(self, verb: str, method: str, target: str,
-                            headers: dict[str, str],
-                            data: bytes | None, total: float | None,
-                            stream: bool) -> _Response:
-        if stream:
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout)
-        else:
-            if self._timeout.total != total:  # request_timeout changed since construction
-                self._timeout = aiohttp.ClientTimeout(total=total)
-            timeout = self._timeout
-        try:
-            response = await self._http().request(
-                method, URL(self._host + target, encoded=True), data=data, headers=headers,
-                timeout=timeout, **self._request_kwargs,
-            )
-        except aiohttp.ClientConnectorError as exc:
-            self._observe(verb, 0)
-            raise ConnectionFailed(f"{method} {target}: {exc}", sent=False) from exc
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            self._observe(verb, 0)
-            raise ConnectionFailed(f"{method} {target}: {exc}") from exc
-        except TimeoutError as exc:
-            self._observe(verb, 504)
-            raise Timeout(504, "Timeout", f"{method} {target}: no answer in time") from exc
-        return _AiohttpResponse(response)
 
     def _transport_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -570,6 +510,10 @@ class KubeClient:
 
 def _env_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url`` (``*_PROXY`` / ``NO_PROXY``), once."""
+    if not any(key.lower().endswith("_proxy") for key in os.environ):
+        return None  # urllib.request, which reads them, costs 15 ms to import
+    import urllib.request
+
     scheme, _, rest = url.partition("://")
     host = rest.split("/", 1)[0]
     proxies = urllib.request.getproxies()
@@ -599,89 +543,3 @@ def _error(status: int, payload: bytes, retry_after_header: str | None) -> ApiEr
             retry_after = None
     return error_from_status(status, body, retry_after)
 
-
-# -- one answer, whichever client carried it ---------------------------------------------
-
-class _Response(Protocol):
-    status: int
-
-    def header(self, name: str) -> str | None: ...
-
-    async def read(self) -> bytes: ...
-
-    def lines(self) -> AsyncIterator[bytes]: ...
-
-    def release(self) -> None: ...
-
-
-class _ReadResponse:
-    """An http1 answer already read to its end (inside the request's timeout)."""
-
-    __slots__ = ("_body", "headers", "status")
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self._body = body
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    async def read(self) -> bytes:
-        return self._body
-
-    async def lines(self) -> AsyncIterator[bytes]:
-        for line in self._body.splitlines():
-            if line.strip():
-                yield line.strip()
-
-    def release(self) -> None:
-        pass
-
-
-class _Http1Response:
-    """A streamed http1 answer (a watch)."""
-
-    __slots__ = ("_response", "status")
-
-    def __init__(self, response: Http1Response) -> None:
-        self._response = response
-        self.status = response.status
-
-    def header(self, name: str) -> str | None:
-        return self._response.headers.get(name.lower())
-
-    async def read(self) -> bytes:
-        return await self._response.read()
-
-    def lines(self) -> AsyncIterator[bytes]:
-        return self._response.lines()
-
-    def release(self) -> None:
-        self._response.release()
-
-
-class _AiohttpResponse:
-    __slots__ = ("_response", "status")
-
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
-        self.status = response.status
-
-    def header(self, name: str) -> str | None:
-        return self._response.headers.get(name)
-
-    async def read(self) -> bytes:
-        return await self._response.read()
-
-    async def lines(self) -> AsyncIterator[bytes]:
-        while True:
-            line = await self._response.content.readline()
-            if not line:
-                return
-            line = line.strip()
-            if line:
-                yield line
-
-    def release(self) -> None:
-        self._response.release()

@@ -27,31 +27,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["ConnectError", "Http1Pool", "ProtocolError", "Response", "TransportError"]
+from kubeplan.adapters.transport import ConnectError, ProtocolError, TransportError
+
+__all__ = ["Http1Pool", "Http1Transport", "Response"]
 
 #: pause reading a streamed answer above this many buffered bytes, resume below a quarter
 _HIGH_WATER = 4 * 2**20
 
 _NO_BODY_STATUS = frozenset({204, 304})
-
-
-class TransportError(ConnectionError):
-    """The exchange failed; ``sent`` is False only if the request certainly never left."""
-
-    def __init__(self, message: str, *, sent: bool = True) -> None:
-        super().__init__(message)
-        self.sent = sent
-
-
-class ConnectError(TransportError):
-    """No connection could be made (refused, unreachable, TLS handshake failed)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, sent=False)
-
-
-class ProtocolError(TransportError):
-    """The server's answer is not HTTP/1.1 as this client understands it."""
 
 
 class Response:
@@ -504,3 +487,77 @@ class Http1Pool:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+
+class Http1Transport:
+    """``adapters.transport.HttpTransport`` on an ``Http1Pool``."""
+
+    def __init__(self, url: str, *, ssl_context: ssl.SSLContext | None = None,
+                 server_hostname: str | None = None, connect_timeout: float,
+                 limit: int = 100) -> None:
+        self.pool = Http1Pool(url, ssl_context=ssl_context, server_hostname=server_hostname,
+                              limit=limit)
+        self.connect_timeout = connect_timeout
+
+    async def send(self, method: str, target: str, headers: dict[str, str],
+                   body: bytes | None, *, total: float | None,
+                   stream: bool) -> _ReadAnswer | _StreamAnswer:
+        if stream:
+            async with asyncio.timeout(self.connect_timeout):
+                return _StreamAnswer(await self.pool.request(
+                    method, target, headers, body, stream=True,
+                    connect_timeout=self.connect_timeout))
+        async with asyncio.timeout(total):
+            response = await self.pool.request(method, target, headers, body,
+                                               connect_timeout=total)
+            return _ReadAnswer(response.status, response.headers, await response.read())
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class _ReadAnswer:
+    """An answer read to its end (inside the request's timeout)."""
+
+    __slots__ = ("_body", "headers", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self._body = body
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        for line in self._body.splitlines():
+            if line.strip():
+                yield line.strip()
+
+    def release(self) -> None:
+        pass
+
+
+class _StreamAnswer:
+    """A streamed answer (a watch)."""
+
+    __slots__ = ("_response", "status")
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+        self.status = response.status
+
+    def header(self, name: str) -> str | None:
+        return self._response.headers.get(name.lower())
+
+    async def read(self) -> bytes:
+        return await self._response.read()
+
+    def lines(self) -> AsyncIterator[bytes]:
+        return self._response.lines()
+
+    def release(self) -> None:
+        self._response.release()

@@ -131,7 +131,7 @@ async def test_stop_lets_the_running_sync_finish_within_the_grace_period(http, c
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert finished == ["b"]
-    assert client.closed and client._session is None
+    assert client.closed and client._http.pool.connections == 0
 
 
 async def test_health_endpoints_report_readiness_and_metrics(http, crds, kube):
