@@ -14,17 +14,19 @@ write produced, or (others wrote it since, e.g. its status) the values at the pa
 digest the same as right after our write (``kubeplan.core.compare.project``).
 
 The memo is immutable; ``record_write`` and ``forget`` return new memos. They share structure
-(a frozen base plus a small overlay that is folded in when it grows) so that a memo of tens of
-thousands of children does not copy itself on every write.
+(``immutables.Map``, a hash array mapped trie: an update costs O(log n) and copies a few
+nodes), so a memo of tens of thousands of children does not copy itself on every write. An
+earlier base-plus-overlay scheme cost O(sqrt n) per write: measurable superlinear CPU at 5,000
+parents x 3 children.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
+import immutables
 from kubeplan.core.compare import applied_digest
 from kubeplan.core.config import ANNOTATION_DESIRED_HASH
 from kubeplan.core.objects import annotations_of, resource_version_of, uid_of
@@ -42,76 +44,41 @@ class MemoEntry:
     applied_digest: str
 
 
-_FORGOTTEN: Any = object()
-
-
 class ApplyMemo(Mapping[str, MemoEntry]):
     """An immutable mapping from child uid to ``MemoEntry``."""
 
-    __slots__ = ("_base", "_len", "_overlay")
+    __slots__ = ("_map",)
 
     def __init__(
         self,
         entries: Mapping[str, MemoEntry] | Iterable[tuple[str, MemoEntry]] = (),
         *,
-        _base: dict[str, MemoEntry] | None = None,
-        _overlay: dict[str, Any] | None = None,
+        _map: immutables.Map[str, MemoEntry] | None = None,
     ) -> None:
-        if _base is None:
-            _base, _overlay = dict(entries), {}
-        self._base = _base
-        self._overlay: dict[str, Any] = _overlay or {}
-        size = len(_base)
-        for uid, entry in self._overlay.items():
-            if uid in _base:
-                size -= entry is _FORGOTTEN
-            else:
-                size += entry is not _FORGOTTEN
-        self._len = size
+        self._map: immutables.Map[str, MemoEntry] = (
+            _map if _map is not None else immutables.Map(entries))
 
     @classmethod
     def empty(cls) -> ApplyMemo:
         return _EMPTY
 
     def get(self, uid: str, default: Any = None) -> Any:  # type: ignore[override]
-        entry = self._overlay.get(uid)
-        if entry is None:
-            return self._base.get(uid, default)
-        return default if entry is _FORGOTTEN else entry
+        return self._map.get(uid, default)
 
     def __getitem__(self, uid: str) -> MemoEntry:
-        entry = self.get(uid, _FORGOTTEN)
-        if entry is _FORGOTTEN:
-            raise KeyError(uid)
-        return entry
+        return self._map[uid]
 
     def __contains__(self, uid: object) -> bool:
-        return isinstance(uid, str) and self.get(uid, _FORGOTTEN) is not _FORGOTTEN
+        return isinstance(uid, str) and uid in self._map
 
     def __iter__(self) -> Iterator[str]:
-        for uid in self._base:
-            if self._overlay.get(uid) is not _FORGOTTEN:
-                yield uid
-        for uid, entry in self._overlay.items():
-            if uid not in self._base and entry is not _FORGOTTEN:
-                yield uid
+        return iter(self._map)
 
     def __len__(self) -> int:
-        return self._len
+        return len(self._map)
 
-    def _with(self, uid: str, entry: Any) -> ApplyMemo:
-        overlay = dict(self._overlay)
-        overlay[uid] = entry
-        # Fold the overlay in once it outgrows sqrt(n): a write then costs O(sqrt(n)) amortised.
-        if len(overlay) > max(32, math.isqrt(len(self._base))):
-            base = dict(self._base)
-            for key, value in overlay.items():
-                if value is _FORGOTTEN:
-                    base.pop(key, None)
-                else:
-                    base[key] = value
-            return ApplyMemo(_base=base, _overlay={})
-        return ApplyMemo(_base=self._base, _overlay=overlay)
+    def _with(self, uid: str, entry: MemoEntry) -> ApplyMemo:
+        return ApplyMemo(_map=self._map.set(uid, entry))
 
     def record(self, uid: str, entry: MemoEntry) -> ApplyMemo:
         return self._with(uid, entry)
@@ -135,9 +102,9 @@ class ApplyMemo(Mapping[str, MemoEntry]):
 
     def forget(self, uid: str) -> ApplyMemo:
         """Drop a child (deleted, or a write failed so its state is unknown)."""
-        if uid not in self:
+        if uid not in self._map:
             return self
-        return self._with(uid, _FORGOTTEN)
+        return ApplyMemo(_map=self._map.delete(uid))
 
     def retain(self, uids: Iterable[str]) -> ApplyMemo:
         """Keep only these children (e.g. those still in the cache), dropping the rest at once."""
