@@ -1,10 +1,10 @@
 """``KubeClient``: the ``ApiClient`` protocol over HTTP, in raw JSON.
 
-Configuration comes from kubernetes_asyncio (kubeconfig with contexts, exec and OIDC
-auth, in-cluster service account; its TLS settings and connection pool), except for
-static kubeconfigs and plain URLs: those are read by ``adapters.kubeconfig`` and served
-by our own connection pool, and kubernetes_asyncio (about 0.35 s to import) is then never
-imported at all. We do not use its generated API classes:
+Configuration: static kubeconfigs (a server, a CA, a client certificate, a token or a
+token file), plain URLs and a pod's service account are read by ``adapters.kubeconfig``,
+and kubernetes_asyncio (about 0.35 s to import) is then never imported at all; anything
+else (exec and OIDC plugins, merged ``KUBECONFIG`` lists) comes from kubernetes_asyncio's
+loader. We do not use its generated API classes:
 
 * decoding into typed models costs ~20x more than ``orjson.loads`` into dicts, and the
   rest of kubeplan works on raw dicts anyway;
@@ -21,14 +21,13 @@ a 429 (rejected by flow control before execution) or a connection that was never
 established. Any other failed write is raised: the runtime re-plans from fresh state
 instead of repeating a request whose outcome it does not know.
 
-Transport (``adapters.transport``): for static configurations without a proxy (the
-fake API server, a kubeconfig with a token or client certificates) requests go through
-``adapters.http1``, a small keep-alive HTTP/1.1 client that costs a third of aiohttp's
-CPU per request (measured: 70 against 200 µs, JSON included), and aiohttp is never
-imported. Otherwise (a proxy, kubernetes_asyncio's auth plugins or in-cluster
-configuration) through ``adapters.aiohttp_transport``. ``transport="aiohttp"`` forces the
-latter. The proxy environment (``HTTPS_PROXY``, ``NO_PROXY``) is read once, when the
-configuration names no proxy.
+Transport (``adapters.transport``): for static configurations without a proxy (the fake
+API server, a kubeconfig with a token or client certificates, in-cluster) requests go
+through ``adapters.http1``, a small keep-alive HTTP/1.1 client that costs a third of
+aiohttp's CPU per request (measured: 70 against 200 µs, JSON included), and aiohttp is
+never imported. Otherwise (a proxy, kubernetes_asyncio's auth plugins) they go through
+``adapters.aiohttp_transport``; ``transport="aiohttp"`` forces it. The proxy environment
+(``HTTPS_PROXY``, ``NO_PROXY``) is read once, when the configuration names no proxy.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ from kubeplan.adapters.errors import (
     error_from_status,
     is_retryable_read_error,
 )
-from kubeplan.adapters.kubeconfig import StaticConfig, load_static
+from kubeplan.adapters.kubeconfig import StaticConfig, TokenFile, load_in_cluster, load_static
 from kubeplan.adapters.protocol import PatchType, PropagationPolicy, RawObject
 from kubeplan.adapters.transport import Answer, ConnectError, HttpTransport, TransportError
 from kubeplan.core.types import K8sType
@@ -114,6 +113,8 @@ class KubeClient:
                 else static.server)  # type: ignore[union-attr]
         self._host = host.rstrip("/")
         self._closed = False
+        self._token_file = (TokenFile(static.token_file)
+                            if static is not None and static.token_file else None)
         self._env_proxy = _env_proxy(self._host)
         self._request_kwargs = self._transport_kwargs()  # proxy / TLS name
         if transport not in ("auto", "http1", "aiohttp"):
@@ -171,13 +172,8 @@ class KubeClient:
     @classmethod
     def in_cluster(cls, **kw: Any) -> KubeClient:
         """From the pod's service account (token, CA and ``KUBERNETES_SERVICE_HOST``); the
-        token is re-read as it rotates."""
-        from kubernetes_asyncio import client as k8s_client
-        from kubernetes_asyncio import config as k8s_config
-
-        configuration = k8s_client.Configuration()
-        k8s_config.load_incluster_config(client_configuration=configuration)
-        return cls(k8s_client.ApiClient(configuration), **kw)
+        token is re-read as it rotates. Raises ``InClusterError`` outside a pod."""
+        return cls(static=load_in_cluster(), **kw)
 
     @classmethod
     async def from_config(
@@ -455,6 +451,10 @@ class KubeClient:
         if self.api_client is not None:
             if "BearerToken" in self.api_client.configuration.api_key:
                 await self.api_client.update_params_for_auth(headers, query, ["BearerToken"])
+        elif self._token_file is not None:
+            token = self._token_file.token()
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
         elif self.static is not None and self.static.token:
             headers["Authorization"] = f"Bearer {self.static.token}"
         # the URL is built here, already encoded: yarl's parsing and query merging cost

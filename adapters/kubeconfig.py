@@ -4,18 +4,25 @@ kubernetes_asyncio's loader handles every kubeconfig (exec plugins, auth provide
 merged ``KUBECONFIG`` lists), but importing it costs about 0.35 s of CPU (it imports
 every generated API class and model), a third of an operator's start-up. Most
 kubeconfigs an operator meets are static: a server, a CA, a client certificate or a
-bearer token. This module reads exactly those and answers None for anything else, so
-``KubeClient.from_kubeconfig`` falls back to kubernetes_asyncio whenever a file needs
-more than this reader knows: nothing is ever half-understood.
+bearer token (inline or in a file). This module reads exactly those and answers None for
+anything else, so ``KubeClient.from_kubeconfig`` falls back to kubernetes_asyncio whenever
+a file needs more than this reader knows: nothing is ever half-understood.
+
+``load_in_cluster`` reads a pod's service account the way client-go's ``InClusterConfig``
+does: ``https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT``, the mounted CA, and
+the mounted token as a token file. Token files are read again at most once a minute
+(``TokenFile``), since bound service-account tokens rotate.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import os
 import ssl
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +30,12 @@ from typing import Any
 import attrs
 import yaml
 
-__all__ = ["StaticConfig", "load_static"]
+__all__ = ["InClusterError", "StaticConfig", "TokenFile", "load_in_cluster", "load_static"]
+
+log = logging.getLogger(__name__)
+
+#: where Kubernetes mounts a pod's service account
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 #: keys of a ``clusters[].cluster`` entry this reader understands (others: fall back)
 _CLUSTER_KEYS = frozenset({
@@ -33,9 +45,40 @@ _CLUSTER_KEYS = frozenset({
 #: keys of a ``users[].user`` entry this reader understands (exec, auth-provider,
 #: tokenFile, username/password, impersonation: fall back)
 _USER_KEYS = frozenset({
-    "token", "client-certificate", "client-certificate-data", "client-key",
+    "token", "tokenFile", "client-certificate", "client-certificate-data", "client-key",
     "client-key-data", "extensions",
 })
+
+
+class InClusterError(RuntimeError):
+    """This process does not run in a pod with a service account (or it is unreadable)."""
+
+
+class TokenFile:
+    """A bearer token kept in a file: read when first asked, then again once ``period``
+    seconds passed (as client-go does), so a rotated token is picked up. A failed re-read
+    keeps the last token (and logs): the file may be mid-rotation."""
+
+    def __init__(self, path: str | os.PathLike[str], period: float = 60.0,
+                 clock: Any = time.monotonic) -> None:
+        self.path = Path(path)
+        self.period = period
+        self._clock = clock
+        self._token: str | None = None
+        self._read_at = 0.0
+
+    def token(self) -> str | None:
+        now = self._clock()
+        if self._token is None or now - self._read_at >= self.period:
+            try:
+                self._token = self.path.read_text().strip() or self._token
+            except OSError as exc:
+                if self._token is None:
+                    raise
+                log.warning("cannot read the token file %s again (keeping the last "
+                            "token): %s", self.path, exc)
+            self._read_at = now
+        return self._token
 
 
 @attrs.frozen
@@ -53,6 +96,9 @@ class StaticConfig:
     insecure: bool = False
     tls_server_name: str | None = None
     proxy: str | None = None
+    #: a file holding the bearer token, read again as it rotates; wins over ``token``
+    #: (client-go's ``BearerTokenFile``)
+    token_file: str | None = None
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The TLS settings for an ``https`` server (None for plain ``http``)."""
@@ -144,4 +190,23 @@ def _static(doc: Any, base: Path, context: str | None) -> StaticConfig | None:
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
         tls_server_name=cluster.get("tls-server-name") or None,
         proxy=cluster.get("proxy-url") or None,
+        token_file=file(user.get("tokenFile")),
     )
+
+
+def load_in_cluster(environ: Any = None, root: str | os.PathLike[str] | None = None,
+                    ) -> StaticConfig:
+    """The service account of the pod this runs in (raises ``InClusterError`` if none)."""
+    env = os.environ if environ is None else environ
+    host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        raise InClusterError("unable to load the in-cluster configuration: "
+                             "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set")
+    folder = Path(root) if root is not None else SERVICE_ACCOUNT_DIR
+    token, ca = folder / "token", folder / "ca.crt"
+    for needed in (token, ca):
+        if not needed.is_file():
+            raise InClusterError(f"unable to load the in-cluster configuration: {needed} "
+                                 "is missing (is a service account token mounted?)")
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return StaticConfig(server=f"https://{netloc}", ca_file=str(ca), token_file=str(token))

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.errors import Unauthorized
-from kubeplan.adapters.kubeconfig import load_static
+from kubeplan.adapters.kubeconfig import InClusterError, TokenFile, load_in_cluster, load_static
 from kubeplan.core.k8s import core_v1
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer, kubeconfig
 from kubeplan.testkit.apiserver.server import FakeApiServer
@@ -53,7 +53,6 @@ def test_importing_the_client_does_not_import_kubernetes_asyncio() -> None:
 @pytest.mark.parametrize("user", [
     {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "get-token"}},
     {"auth-provider": {"name": "oidc"}},
-    {"tokenFile": "/var/run/token"},
     {"username": "ada", "password": "lovelace"},
     {"token": "t", "as": "someone-else"},
 ])
@@ -128,3 +127,70 @@ def test_tls_material_from_data_and_relative_files(tmp_path: Path) -> None:
     doc["users"][0]["user"] = {}
     insecure = load_static(_write(tmp_path / "insecure", doc)).ssl_context()
     assert insecure is not None and insecure.verify_mode == ssl.CERT_NONE
+
+
+async def test_a_token_file_is_read_relative_to_the_kubeconfig_and_again_as_it_rotates(
+        tmp_path: Path) -> None:
+    async with FakeApiServer() as fake, FakeApiHttpServer(fake, token="first") as http:
+        doc = kubeconfig(http.url)
+        doc["users"][0]["user"] = {"tokenFile": "secrets/token"}
+        (tmp_path / "secrets").mkdir()
+        token = tmp_path / "secrets" / "token"
+        token.write_text("first\n")
+        client = await KubeClient.from_kubeconfig(_write(tmp_path / "config", doc))
+        try:
+            assert client.static is not None and client.static.token_file == str(token)
+            assert client.transport == "http1"
+            assert (await client.list(core_v1.Namespace))["items"]
+            http.token = "second"  # the server rotates the token, the kubelet the file
+            token.write_text("second")
+            assert client._token_file is not None
+            client._token_file._read_at -= 61  # a minute later
+            assert (await client.list(core_v1.Namespace))["items"]
+        finally:
+            await client.close()
+
+
+def test_a_token_file_keeps_its_last_token_while_unreadable(tmp_path: Path) -> None:
+    now = [0.0]
+    path = tmp_path / "token"
+    path.write_text("one")
+    source = TokenFile(path, period=60, clock=lambda: now[0])
+    assert source.token() == "one"
+    path.write_text("two")
+    now[0] = 30
+    assert source.token() == "one"  # not a minute yet
+    now[0] = 61
+    assert source.token() == "two"
+    path.unlink()
+    now[0] = 200
+    assert source.token() == "two"
+    with pytest.raises(OSError):
+        TokenFile(tmp_path / "never").token()
+
+
+def _service_account(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "token").write_text("sa-token")
+    (folder / "ca.crt").write_text("not read until a TLS context is made")
+    return folder
+
+
+def test_in_cluster_reads_the_service_account_as_client_go_does(tmp_path: Path) -> None:
+    root = _service_account(tmp_path / "sa")
+    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    config = load_in_cluster(env, root)
+    assert config.server == "https://10.96.0.1:443"
+    assert config.ca_file == str(root / "ca.crt")
+    assert config.token_file == str(root / "token") and config.token is None
+    v6 = load_in_cluster({"KUBERNETES_SERVICE_HOST": "fd00::1",
+                          "KUBERNETES_SERVICE_PORT": "6443"}, root)
+    assert v6.server == "https://[fd00::1]:6443"
+
+
+def test_in_cluster_outside_a_pod_says_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(InClusterError, match="KUBERNETES_SERVICE_HOST"):
+        load_in_cluster({}, tmp_path)
+    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    with pytest.raises(InClusterError, match="token is missing"):
+        load_in_cluster(env, tmp_path)
