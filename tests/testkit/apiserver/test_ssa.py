@@ -455,3 +455,81 @@ def test_property_dropped_field_kept_while_shared(labels: dict[str, str], key: s
     dropped = {k: v for k, v in labels.items() if k != key}
     out = _cm_apply(live, _cm(dropped), "one")
     assert out["metadata"]["labels"] == labels
+
+
+# --------------------------------------------------------------------------------------
+# the direct create path against the general one
+
+_field_names = st.sampled_from(["a", "b", "name", "port", "items", "spec", "status", "uid"])
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text("ab", max_size=2))
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(_field_names, inner, max_size=4)),
+    max_leaves=30,
+)
+#: how lists are merged, by their field name: atomic, keyed by name, by (name, port), a set
+_rules = st.dictionaries(_field_names, st.sampled_from([None, "name", ("name", "port"), ""]))
+
+
+#: lists of maps with keys, duplicates included (the first one wins)
+_keyed_items = st.lists(st.fixed_dictionaries(
+    {"name": st.sampled_from(["x", "y"])},
+    optional={"port": st.integers(1, 2), "a": _json}), max_size=4)
+
+
+@st.composite
+def _objects(draw: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": "x.io/v1", "kind": "W"}
+    meta = {"name": "w", "namespace": "ns", "uid": "u-1", "creationTimestamp": "t0"}
+    meta.update(draw(st.dictionaries(st.sampled_from(["labels", "annotations", "finalizers",
+                                                      "generation", "ownerReferences"]),
+                                     _json, max_size=3)))
+    obj["metadata"] = meta
+    for key in draw(st.lists(_field_names, max_size=4, unique=True)):
+        obj[key] = draw(st.one_of(_json, _keyed_items,
+                                  st.builds(lambda items: {"items": items}, _keyed_items)))
+    return obj
+
+
+@given(_objects(), _rules, st.booleans())
+def test_property_direct_create_fields_equal_the_general_path(
+        obj: dict[str, Any], rules: dict[str, Any], builtin: bool) -> None:
+    import orjson
+    from kubeplan.testkit.apiserver import ssa
+
+    def list_keys(field_path: tuple[str, ...]) -> Any:
+        return rules.get(field_path[-1]) if field_path else None
+
+    def record() -> bytes:
+        out = record_update(None, copy.deepcopy(obj), manager="m", now="t1",
+                            list_keys=list_keys, builtin=builtin, shared=True)
+        return orjson.dumps(out)
+
+    direct = record()
+    ssa._FAST_CREATES = False
+    try:
+        general = record()
+    finally:
+        ssa._FAST_CREATES = True
+    assert direct == general
+
+
+def test_direct_create_fields_of_a_deployment_share_its_large_lists() -> None:
+    deploy = _deploy()
+    deploy["spec"]["template"]["spec"]["containers"] = [
+        {"name": f"c{i}", "image": "img:1", "env": [{"name": f"E{j}", "value": "v"}
+                                                     for j in range(10)]}
+        for i in range(3)]
+    first = record_update(None, copy.deepcopy(deploy), manager="m", now="t",
+                          list_keys=DEPLOY_KEYS, builtin=True, shared=True)
+    second = record_update(None, copy.deepcopy(deploy), manager="m", now="t",
+                           list_keys=DEPLOY_KEYS, builtin=True, shared=True)
+
+    def containers(obj: dict[str, Any]) -> Any:
+        fields = obj["metadata"]["managedFields"][0]["fieldsV1"]
+        return fields["f:spec"]["f:template"]["f:spec"]["f:containers"]
+
+    assert containers(first) is containers(second)  # one rendering for both objects
+    assert set(containers(first)) == {".", 'k:{"name":"c0"}', 'k:{"name":"c1"}',
+                                      'k:{"name":"c2"}'}
