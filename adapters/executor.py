@@ -306,7 +306,8 @@ class _Run:
                 self.memo_updates.append(lambda memo: memo.forget(uid))
             result = "error"
         if self.x.metrics is not None:
-            self.x.metrics.actions.labels(self.x.metrics.operator, name, result).inc()
+            metrics = self.x.metrics
+            metrics.series(metrics.actions, metrics.operator, name, result).inc()
 
     def fail(self, action: Any, error: BaseException, reason: str, message: str) -> None:
         log.warning("%s", message)

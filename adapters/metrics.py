@@ -8,6 +8,8 @@ so existing dashboards translate; every series carries the operator name as a la
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -63,14 +65,27 @@ class OperatorMetrics:
             ["operator", "action", "result"], registry=r,
         )
 
+        # labelled series by (id of the metric, labels): ``labels()`` validates and locks on
+        # every call, and the runtime counts several things per request (3% of an
+        # operator's CPU while it converged 1,000 parents)
+        self._series: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def series(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once."""
+        key = (id(metric), labels)  # the metrics live as long as this object
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = metric.labels(*labels)
+        return found
+
     def observe_request(self, verb: str, code: int) -> None:
-        self.api_requests.labels(self.operator, verb, str(code)).inc()
+        self.series(self.api_requests, self.operator, verb, str(code)).inc()
 
     def observe_queue_depth(self, depth: int) -> None:
-        self.queue_depth.labels(self.operator).set(depth)
+        self.series(self.queue_depth, self.operator).set(depth)
 
     def observe_queue_latency(self, seconds: float) -> None:
-        self.queue_latency.labels(self.operator).observe(seconds)
+        self.series(self.queue_latency, self.operator).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -661,9 +661,9 @@ class Operator:
                         self.settings.sync_timeout)
             self.queue.add_rate_limited(key)
         finally:
-            self.metrics.sync_duration.labels(self.config.name).observe(
+            self.metrics.series(self.metrics.sync_duration, self.config.name).observe(
                 time.monotonic() - started)
-            self.metrics.syncs.labels(self.config.name, outcome).inc()
+            self.metrics.series(self.metrics.syncs, self.config.name, outcome).inc()
 
     async def _sync(self, key: Key, parent: RawObject) -> str:
         uid = objects.uid_of(parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from core_builders import deployment
 from kubeplan.core.compare import applied_digest
 from kubeplan.core.config import ANNOTATION_DESIRED_HASH
@@ -70,3 +71,13 @@ class TestApplyMemo:
     def test_retain(self) -> None:
         memo = ApplyMemo({"a": MemoEntry("h", "1", "d"), "b": MemoEntry("h", "2", "d")})
         assert list(memo.retain(["b", "c"])) == ["b"]
+
+
+def test_a_deferred_digest_is_computed_once_when_asked() -> None:
+    entry = ApplyMemo.empty().record_write(sent(), written())["u1"]
+    assert "not computed yet" in repr(entry)
+    assert entry.applied_digest == applied_digest(sent(), written())
+    assert entry._inputs is None  # the objects are let go once it is known
+    assert entry == MemoEntry("h1", "5", applied_digest(sent(), written()))
+    with pytest.raises(AttributeError, match="immutable"):
+        entry.resource_version = "6"  # type: ignore[misc]
