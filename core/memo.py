@@ -38,41 +38,42 @@ class MemoEntry:
     the digest of the written values at the paths we set.
 
     The digest is only needed once somebody else wrote the child (its resourceVersion moved), so
-    ``MemoEntry.deferred`` computes it on first use: most children are never written by anybody
-    else, and computing it for every write was 8% of an operator's CPU while 1,000 parents
-    converged. Until then the entry holds the two objects (the written one is the watch cache's
-    object too, so that costs nothing while the cache holds it). A value: equal entries compare
-    equal, whether or not their digest is computed yet.
+    an entry made by ``record_write`` keeps the written object instead (the watch cache's object
+    as well: that costs nothing) and ``digest(desired)`` computes it on first use, from the
+    desired object the planner has at hand: the same as the one written, since the desired hash
+    matches. Computing it at every write was 8% of an operator's CPU while 1,000 parents
+    converged, for children most of which nobody else ever writes. Keeping the desired object
+    instead would have kept a second copy of every child alive.
     """
 
-    __slots__ = ("_digest", "_inputs", "desired_hash", "resource_version")
+    __slots__ = ("_digest", "_written", "desired_hash", "resource_version")
 
     def __init__(self, desired_hash: str, resource_version: str | None,
-                 applied_digest: str) -> None:
-        self.desired_hash = desired_hash
-        self.resource_version = resource_version
-        self._digest: str | None = applied_digest
-        self._inputs: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None
-
-    @classmethod
-    def deferred(cls, desired_hash: str, resource_version: str | None,
-                 desired: Mapping[str, Any], written: Mapping[str, Any]) -> MemoEntry:
-        """An entry whose digest is ``applied_digest(desired, written)``, computed when asked."""
-        entry = cls(desired_hash, resource_version, "")
-        entry._digest = None
-        entry._inputs = (desired, written)
-        return entry
+                 applied_digest: str | None = None, *,
+                 written: Mapping[str, Any] | None = None) -> None:
+        if (applied_digest is None) == (written is None):
+            raise TypeError("a MemoEntry needs either its digest or the written object")
+        object.__setattr__(self, "desired_hash", desired_hash)
+        object.__setattr__(self, "resource_version", resource_version)
+        object.__setattr__(self, "_digest", applied_digest)
+        object.__setattr__(self, "_written", written)
 
     @property
-    def applied_digest(self) -> str:
-        if self._digest is None:
-            assert self._inputs is not None
-            self._digest = applied_digest(*self._inputs)
-            self._inputs = None  # let the objects go
+    def applied_digest(self) -> str | None:
+        """The digest, if computed yet (``digest(desired)`` computes it)."""
         return self._digest
 
-    def _key(self) -> tuple[str, str | None, str]:
-        return (self.desired_hash, self.resource_version, self.applied_digest)
+    def digest(self, desired: Mapping[str, Any]) -> str:
+        """``applied_digest(desired, written)``: ``desired`` is the stamped desired object whose
+        hash is ``desired_hash`` (only the first call's is used)."""
+        if self._digest is None:
+            object.__setattr__(self, "_digest", applied_digest(desired, self._written))
+            object.__setattr__(self, "_written", None)  # let the object go
+        return self._digest  # type: ignore[return-value]
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.desired_hash, self.resource_version, self._digest,
+                None if self._written is None else id(self._written))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MemoEntry):
@@ -83,14 +84,12 @@ class MemoEntry:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        digest = self._digest if self._digest is not None else "(not computed yet)"
+        digest = self._digest if self._digest is not None else "(when first needed)"
         return (f"MemoEntry(desired_hash={self.desired_hash!r}, "
                 f"resource_version={self.resource_version!r}, applied_digest={digest!r})")
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("desired_hash", "resource_version") and hasattr(self, name):
-            raise AttributeError(f"MemoEntry is immutable: cannot set {name}")
-        object.__setattr__(self, name, value)
+        raise AttributeError(f"MemoEntry is immutable: cannot set {name}")
 
 
 class ApplyMemo(Mapping[str, MemoEntry]):
@@ -142,9 +141,9 @@ class ApplyMemo(Mapping[str, MemoEntry]):
         uid = uid_of(written)
         if not uid:
             return self
-        entry = MemoEntry.deferred(
+        entry = MemoEntry(
             annotations_of(desired).get(ANNOTATION_DESIRED_HASH, ""),
-            resource_version_of(written), dict(desired), dict(written),
+            resource_version_of(written), written=written,
         )
         return self._with(uid, entry)
 

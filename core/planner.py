@@ -269,7 +269,7 @@ def _update(
         ):
             return None  # nobody wrote it since our own write
         stamped = stamp(config, parent_ref, child.plain, child.hash)
-        if applied_digest(stamped, current) == entry.applied_digest:
+        if applied_digest(stamped, current) == entry.digest(stamped):
             return None  # others wrote it, but not the fields we set
     if stamped is None:
         stamped = stamp(config, parent_ref, child.plain, child.hash)

@@ -32,7 +32,8 @@ class TestApplyMemo:
     def test_record_write(self) -> None:
         memo = ApplyMemo.empty().record_write(sent(), written())
         entry = memo.get("u1")
-        assert entry == MemoEntry("h1", "5", applied_digest(sent(), written()))
+        assert (entry.desired_hash, entry.resource_version) == ("h1", "5")
+        assert entry.digest(sent()) == applied_digest(sent(), written())
         assert memo["u1"] is entry
         assert list(memo) == ["u1"]
 
@@ -73,11 +74,14 @@ class TestApplyMemo:
         assert list(memo.retain(["b", "c"])) == ["b"]
 
 
-def test_a_deferred_digest_is_computed_once_when_asked() -> None:
+def test_a_written_childs_digest_is_computed_once_when_first_needed() -> None:
     entry = ApplyMemo.empty().record_write(sent(), written())["u1"]
-    assert "not computed yet" in repr(entry)
+    assert entry.applied_digest is None and "when first needed" in repr(entry)
+    assert entry.digest(sent()) == applied_digest(sent(), written())
     assert entry.applied_digest == applied_digest(sent(), written())
-    assert entry._inputs is None  # the objects are let go once it is known
+    assert entry._written is None  # the object is let go once the digest is known
     assert entry == MemoEntry("h1", "5", applied_digest(sent(), written()))
     with pytest.raises(AttributeError, match="immutable"):
         entry.resource_version = "6"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="either its digest or the written object"):
+        MemoEntry("h", "1")
