@@ -44,6 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from kubeplan.adapters.gctuning import FreezeWhileBusy
     from kubeplan.testkit.apiserver import FakeApiServer
     from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
 
@@ -58,7 +59,12 @@ async def _serve(args: argparse.Namespace) -> int:
             path = write_kubeconfig(args.kubeconfig, http.url, args.token, args.context)
             print(f"kubeplan fake-apiserver serving at {http.url} (kubeconfig: {path})",
                   flush=True)
-            await stop.wait()
+            # commits are the store's growth: keep it out of the collector's way in bursts
+            collector = asyncio.create_task(FreezeWhileBusy(lambda: server.store.rv).run())
+            try:
+                await stop.wait()
+            finally:
+                collector.cancel()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

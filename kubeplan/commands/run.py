@@ -119,7 +119,7 @@ async def _main(definition: OperatorDefinition, args: argparse.Namespace,
     client = await KubeClient.from_config(args.kubeconfig, args.context)
     operator = Operator(definition.config, definition.handler, client, settings=settings,
                         owns_client=True)
-    await serve([operator])
+    await serve([operator], collect_between_bursts=True)
 
 
 async def _run_embedded(definition: OperatorDefinition, settings: RuntimeSettings) -> None:
@@ -138,7 +138,7 @@ async def _run_embedded(definition: OperatorDefinition, settings: RuntimeSetting
                 print(f"  export KUBECONFIG={kubeconfig}", flush=True)
                 operator = Operator(definition.config, definition.handler, client,
                                     settings=settings)
-                await serve([operator])
+                await serve([operator], collect_between_bursts=True)
             finally:
                 await client.close()
         print("stopped", flush=True)
