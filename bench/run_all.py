@@ -1,13 +1,13 @@
 """The whole benchmark suite, kubeplan against kopf; rewrites ``docs/benchmarks.md``.
 
-    python bench/run_all.py                 # everything, about 4 minutes on 2 cores
+    python bench/run_all.py                 # everything, about 6 minutes on 2 cores
     python bench/run_all.py --quick         # one run each, no 5,000-parent kopf run
     python bench/run_all.py --output /tmp/b.md
 
 Each measurement runs on a fresh fake API server in its own process (``kubeplan
 fake-apiserver``); the operator under test runs in another (``kopf run --standalone``,
 or ``bench/peers/kubeplan_operator.py``), the harness in this one. Every measurement is
-taken ``--repeat`` times (default 2) and the best run is reported (the machine is shared:
+taken ``--repeat`` times (default 3) and the best run is reported (the machine is shared:
 noise only ever makes a run slower). The raw figures of every run go into the document
 too.
 """
@@ -341,7 +341,7 @@ def render(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
