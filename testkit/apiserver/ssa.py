@@ -551,13 +551,19 @@ def _memo_key(walk: str, items: list[Any], path: Path, rules: _Rules) -> tuple[A
     """The memo key of a walk below a (large) list, or None when not memoised."""
     if not rules.memo or not path:
         return None
+    return _list_memo_key(walk, items, _field_path(path), rules)
+
+
+def _list_memo_key(walk: str, items: list[Any], fields: tuple[str, ...],
+                   rules: _Rules) -> tuple[Any, ...] | None:
+    """``(walk, list rules, field path, the list's JSON)``, or None for a small list."""
     try:
         data = orjson.dumps(items)
     except TypeError:
         return None
     if len(data) < _MEMO_MIN_BYTES:
         return None
-    return (walk, rules.list_keys, _field_path(path), data)
+    return (walk, rules.list_keys, fields, data)
 
 
 def _memo_walk(
@@ -1345,7 +1351,7 @@ def _member_node(value: Any, fields: tuple[str, ...], rules: _Rules) -> dict[str
         rule = rules.at_fields(fields)
         if rule.kind == "atomic":
             return _LEAF
-        key = _create_memo_key(value, fields, rules)
+        key = _list_memo_key("create", value, fields, rules) if rules.memo else None
         if key is not None:
             found: dict[str, Any] | None = _CREATE_NODES.lookup(key)
             if found is not None:
@@ -1371,19 +1377,6 @@ def _list_node(value: list[Any], rule: _Rule, fields: tuple[str, ...],
         item = items[element]
         out[element] = _member_node(item, fields, rules) if item is not None else _LEAF
     return out
-
-
-def _create_memo_key(items: list[Any], fields: tuple[str, ...],
-                     rules: _Rules) -> tuple[Any, ...] | None:
-    if not rules.memo:
-        return None
-    try:
-        data = orjson.dumps(items)
-    except TypeError:
-        return None
-    if len(data) < _MEMO_MIN_BYTES:
-        return None
-    return (rules.list_keys, fields, data)
 
 
 #: the direct create path (``_create_fields_v1``); tests turn it off to compare
