@@ -151,6 +151,9 @@ class _Connection(asyncio.Protocol):
     async def exchange(self, head: bytes, body: bytes | None, *, stream: bool) -> Response:
         """Send one request; return once the answer's status and headers are in."""
         assert self.transport is not None
+        if self.closed or self.transport.is_closing():  # lost between the pool and here
+            raise TransportError("the connection was closed before the request was sent",
+                                 sent=False)
         self._state = "head"
         self._streaming = stream
         self._keep_alive = True

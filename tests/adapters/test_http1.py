@@ -349,3 +349,17 @@ def test_a_proxy_keeps_aiohttp():
     assert KubeClient(static=proxied).transport == "aiohttp"
     with pytest.raises(ValueError, match="without a proxy"):
         KubeClient(static=proxied, transport="http1")
+
+
+async def test_a_request_on_a_connection_lost_before_sending_is_never_sent(serve):
+    server = serve(lambda head: [_fixed(b"{}")])
+    async with server:
+        pool = Http1Pool(server.url)
+        assert await _get(pool) == (200, b"{}")
+        [conn] = list(pool._idle)
+        assert conn.transport is not None
+        conn.transport.close()  # as if lost just after the pool handed it out
+        with pytest.raises(TransportError) as raised:
+            await conn.exchange(b"GET / HTTP/1.1\r\n\r\n", None, stream=False)
+        assert raised.value.sent is False
+        await pool.close()
