@@ -88,3 +88,26 @@ def _fields(settings) -> dict:
     import attrs
 
     return attrs.asdict(settings)
+
+
+def test_strip_drops_managed_fields_and_interns_short_strings_everywhere() -> None:
+    import sys
+
+    import orjson
+    from kubeplan.adapters.cache import strip
+
+    # canonical copies made first: the decoded object holds equal but distinct strings
+    label, name, arg = (sys.intern("".join(parts)) for parts in (
+        ("label-", "value-1"), ("container-", "name-1"), ("--", "flag-1")))
+    long_value = "x" * 65
+    obj = orjson.loads(orjson.dumps({
+        "metadata": {"name": "a", "managedFields": [{"manager": "m"}], "labels": {"k": label}},
+        "spec": {"containers": [{"name": name, "args": [arg, long_value, 3]}]},
+    }))
+    assert obj["metadata"]["labels"]["k"] is not label  # decoded: a copy
+    out = strip(obj)
+    assert out is obj and "managedFields" not in obj["metadata"]
+    container = obj["spec"]["containers"][0]
+    assert obj["metadata"]["labels"]["k"] is label
+    assert container["name"] is name and container["args"][0] is arg
+    assert container["args"][1:] == [long_value, 3]
