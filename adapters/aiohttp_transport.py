@@ -34,7 +34,7 @@ class AiohttpTransport:
         self.connect_timeout = connect_timeout
         self.request_kwargs = request_kwargs or {}
         self.session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[bool, float | None], aiohttp.ClientTimeout] = {}
 
     def _http(self) -> aiohttp.ClientSession:
         """The session, created in the running loop."""
@@ -53,7 +53,7 @@ class AiohttpTransport:
         return self.session
 
     def _timeout(self, total: float | None, stream: bool) -> aiohttp.ClientTimeout:
-        key = None if stream else total
+        key = (stream, total)
         found = self._timeouts.get(key)
         if found is None:
             found = self._timeouts[key] = (

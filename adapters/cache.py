@@ -88,22 +88,14 @@ def _intern_values(node: Any) -> None:
     pop, push = stack.pop, stack.append
     while stack:
         current = pop()
-        if type(current) is list:
-            for i, value in enumerate(current):
-                kind = type(value)
-                if kind is str:
-                    if len(value) <= limit:
-                        current[i] = intern(value)
-                elif kind is dict or kind is list:
-                    push(value)
-        else:
-            for key, value in current.items():
-                kind = type(value)
-                if kind is str:
-                    if len(value) <= limit:
-                        current[key] = intern(value)
-                elif kind is dict or kind is list:
-                    push(value)
+        entries = enumerate(current) if type(current) is list else current.items()
+        for key, value in entries:
+            kind = type(value)
+            if kind is str:
+                if len(value) <= limit:
+                    current[key] = intern(value)
+            elif kind is dict or kind is list:
+                push(value)
 
 
 def strip(obj: RawObject) -> RawObject:

@@ -23,10 +23,11 @@ instead of repeating a request whose outcome it does not know.
 
 Transport (``adapters.transport``): for static configurations without a proxy (the fake
 API server, a kubeconfig with a token or client certificates, in-cluster) requests go
-through ``adapters.http1``, a small keep-alive HTTP/1.1 client that costs a third of
-aiohttp's CPU per request (measured: 70 against 200 µs, JSON included), and aiohttp is
-never imported. Otherwise (a proxy, kubernetes_asyncio's auth plugins) they go through
-``adapters.aiohttp_transport``; ``transport="aiohttp"`` forces it. The proxy environment
+through ``adapters.http1``, a small keep-alive HTTP/1.1 client that costs less than half
+of aiohttp's CPU per request (``bench/transport_bench.py``: 130 against 320 µs per
+create, JSON included), and aiohttp is never imported. Otherwise (a proxy,
+kubernetes_asyncio's auth plugins) they go through ``adapters.aiohttp_transport``;
+``transport="aiohttp"`` forces it. The proxy environment
 (``HTTPS_PROXY``, ``NO_PROXY``) is read once, when the configuration names no proxy.
 """
 
@@ -51,7 +52,7 @@ from kubeplan.adapters.errors import (
 )
 from kubeplan.adapters.kubeconfig import StaticConfig, TokenFile, load_in_cluster, load_static
 from kubeplan.adapters.protocol import PatchType, PropagationPolicy, RawObject
-from kubeplan.adapters.transport import Answer, ConnectError, HttpTransport, TransportError
+from kubeplan.adapters.transport import Answer, HttpTransport, TransportError
 from kubeplan.core.types import K8sType
 
 if TYPE_CHECKING:
@@ -465,10 +466,7 @@ class KubeClient:
         try:
             response = await self._http.send(method, target, headers, data, total=total,
                                              stream=stream)
-        except ConnectError as exc:
-            self._observe(verb, 0)
-            raise ConnectionFailed(f"{method} {path}: {exc}", sent=False) from exc
-        except TransportError as exc:
+        except TransportError as exc:  # ConnectError among them, with sent=False
             self._observe(verb, 0)
             raise ConnectionFailed(f"{method} {path}: {exc}", sent=exc.sent) from exc
         except TimeoutError as exc:

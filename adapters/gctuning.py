@@ -59,7 +59,7 @@ class FreezeWhileBusy:
     while alive and died since, so nothing leaks for longer than a burst.
 
     Measured on the fake API server while an operator converged 5,000 parents: the middle
-    generation's collections fell from 0.3 s to 5 ms, and the fake's CPU by 10%.
+    generation's collections fell from 0.3 s to 5 ms.
     ``run()`` is a task of the process that owns the loop (like ``tune_gc``).
     """
 

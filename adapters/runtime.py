@@ -49,6 +49,7 @@ from kubeplan.adapters.cache import Key, WatchCache, key_of
 from kubeplan.adapters.errors import NotFound
 from kubeplan.adapters.events import EventRecorder
 from kubeplan.adapters.executor import ExecutionResult, Executor
+from kubeplan.adapters.gctuning import FreezeWhileBusy
 from kubeplan.adapters.leases import Clock, WallClock
 from kubeplan.adapters.metrics import OperatorMetrics
 from kubeplan.adapters.protocol import ApiClient, RawObject
@@ -771,13 +772,8 @@ async def serve(
     may be steered for them (``gctuning.FreezeWhileBusy``, syncs as the measure of work):
     leave it False when embedding operators in a program of your own."""
     loop = asyncio.get_running_loop()
-    collector: asyncio.Task[None] | None = None
-    if collect_between_bursts:
-        from kubeplan.adapters.gctuning import FreezeWhileBusy
-
-        # ~1,500 newly cached children between freezes (three per sync in a burst)
-        collector = loop.create_task(FreezeWhileBusy(
-            lambda: sum(op.syncs for op in operators), every=500).run())
+    collector = (loop.create_task(burst_collector(operators).run())
+                 if collect_between_bursts else None)
     installed: list[int] = []
     stopping: list[asyncio.Task[None]] = []
 
@@ -797,6 +793,12 @@ async def serve(
             loop.remove_signal_handler(sig)
         if collector is not None:
             collector.cancel()
+
+
+def burst_collector(operators: list[Operator]) -> FreezeWhileBusy:
+    """The ``FreezeWhileBusy`` of a process that runs these operators: their syncs are the
+    measure of work, a freeze every 500 (about 1,500 newly cached children in a burst)."""
+    return FreezeWhileBusy(lambda: sum(op.syncs for op in operators), every=500)
 
 
 def run_operator(

@@ -71,17 +71,16 @@ class MemoEntry:
             object.__setattr__(self, "_written", None)  # let the object go
         return self._digest  # type: ignore[return-value]
 
-    def _key(self) -> tuple[Any, ...]:
-        return (self.desired_hash, self.resource_version, self._digest,
-                None if self._written is None else id(self._written))
-
     def __eq__(self, other: object) -> bool:
+        """Equal hash, resourceVersion and digest, or, while a digest is not computed yet,
+        equal written objects (from which equal desired objects give equal digests)."""
         if not isinstance(other, MemoEntry):
             return NotImplemented
-        return self._key() == other._key()
+        return (self.desired_hash, self.resource_version, self._digest, self._written) == (
+            other.desired_hash, other.resource_version, other._digest, other._written)
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash((self.desired_hash, self.resource_version))
 
     def __repr__(self) -> str:
         digest = self._digest if self._digest is not None else "(when first needed)"

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from kubeplan.adapters.client import KubeClient
-from kubeplan.adapters.gctuning import FreezeWhileBusy, tune_gc
-from kubeplan.adapters.runtime import Operator
+from kubeplan.adapters.gctuning import tune_gc
+from kubeplan.adapters.runtime import Operator, burst_collector
 from kubeplan.adapters.settings import RuntimeSettings
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
@@ -110,8 +110,7 @@ async def main(args: argparse.Namespace) -> None:
              children=sum(len(c) for c in op.child_caches.values()))
 
     spawn(report_synced())
-    # as `kubeplan run` does (serve(..., collect_between_bursts=True))
-    spawn(FreezeWhileBusy(lambda: op.syncs, every=500).run())
+    spawn(burst_collector([op]).run())  # as `kubeplan run` does
     await op.run()
 
 

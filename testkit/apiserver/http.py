@@ -235,11 +235,12 @@ class FakeApiHttpServer:
         # that drops an idle watch cancels its handler, which closes the store's watch
         # right away instead of at the next event (store calls are shielded).
         max_bytes = self.max_request_bytes
+        loop = asyncio.get_running_loop()
 
         def request_factory(message: Any, payload: Any, protocol: Any, writer: Any,
                             task: Any) -> web.BaseRequest:
-            return web.BaseRequest(message, payload, protocol, writer, task,
-                                   asyncio.get_running_loop(), client_max_size=max_bytes)
+            return web.BaseRequest(message, payload, protocol, writer, task, loop,
+                                   client_max_size=max_bytes)
 
         handler = web.Server(self._dispatch, request_factory=request_factory,
                              handler_cancellation=True, access_log=None)

@@ -966,20 +966,24 @@ class _Entry:
 
     def to_dict(self, shared: bool) -> dict[str, Any]:
         """The managedFields entry; ``shared``: its fieldsV1 is the shared rendering."""
-        out: dict[str, Any] = {
-            "manager": self.manager,
-            "operation": self.operation,
-            "apiVersion": self.api_version,
-        }
-        if self.time is not None:
-            out["time"] = self.time
-        out["fieldsType"] = "FieldsV1"
         rendering = self.encoded if self.encoded is not None else _encode(self.fields)
-        out["fieldsV1"] = rendering[1] if shared else orjson.loads(rendering[0])
-        if self.subresource:
-            out["subresource"] = self.subresource
-        return out
+        return _entry_dict(self.manager, self.operation, self.api_version, self.time,
+                           rendering[1] if shared else orjson.loads(rendering[0]),
+                           self.subresource)
 
+
+def _entry_dict(manager: str, operation: str, api_version: str, time: str | None,
+                fields_v1: dict[str, Any], subresource: str | None) -> dict[str, Any]:
+    """A managedFields entry, its keys in the API server's order."""
+    out: dict[str, Any] = {"manager": manager, "operation": operation,
+                           "apiVersion": api_version}
+    if time is not None:
+        out["time"] = time
+    out["fieldsType"] = "FieldsV1"
+    out["fieldsV1"] = fields_v1
+    if subresource:
+        out["subresource"] = subresource
+    return out
 
 def _entries(obj: Mapping[str, Any] | None) -> list[_Entry]:
     if not obj:
@@ -1016,8 +1020,12 @@ def _sorted_entries(entries: Iterable[_Entry], shared: bool) -> list[dict[str, A
 def _with_managed_fields(
     obj: dict[str, Any], entries: Iterable[_Entry], shared: bool
 ) -> dict[str, Any]:
+    return _with_managed(obj, _sorted_entries(entries, shared))
+
+
+def _with_managed(obj: dict[str, Any], encoded: list[dict[str, Any]]) -> dict[str, Any]:
+    """``obj`` with these managedFields entries (none: without managedFields)."""
     metadata = dict(obj.get("metadata") or {})
-    encoded = _sorted_entries(entries, shared)
     if encoded:
         metadata["managedFields"] = encoded
     else:
@@ -1386,20 +1394,8 @@ _FAST_CREATES = True
 def _recorded_create(new: dict[str, Any], manager: str, operation: str, now: str,
                      list_keys: ListKeys, builtin: bool) -> dict[str, Any]:
     fields = _create_fields_v1(new, _Rules(list_keys, memo=True), builtin)
-    metadata = dict(new.get("metadata") or {})
-    if fields:
-        entry: dict[str, Any] = {"manager": manager, "operation": operation,
-                                 "apiVersion": str(new.get("apiVersion") or "")}
-        if now is not None:
-            entry["time"] = now
-        entry["fieldsType"] = "FieldsV1"
-        entry["fieldsV1"] = fields
-        metadata["managedFields"] = [entry]
-    else:
-        metadata.pop("managedFields", None)
-    out = dict(new)
-    out["metadata"] = metadata
-    return out
+    entry = _entry_dict(manager, operation, str(new.get("apiVersion") or ""), now, fields, None)
+    return _with_managed(new, [entry] if fields else [])
 
 
 def _scope_for_update(obj: Mapping[str, Any], subresource: str | None) -> dict[str, Any]:

@@ -77,6 +77,7 @@ class TestApplyMemo:
 def test_a_written_childs_digest_is_computed_once_when_first_needed() -> None:
     entry = ApplyMemo.empty().record_write(sent(), written())["u1"]
     assert entry.applied_digest is None and "when first needed" in repr(entry)
+    assert entry == ApplyMemo.empty().record_write(sent(), written())["u1"]  # by value
     assert entry.digest(sent()) == applied_digest(sent(), written())
     assert entry.applied_digest == applied_digest(sent(), written())
     assert entry._written is None  # the object is let go once the digest is known
