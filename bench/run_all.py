@@ -135,6 +135,7 @@ async def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         "plan": sub_bench(["bench/plan_bench.py", "--parents", "3000", "--repeat", "2"], 300),
         "apiserver": sub_bench(["bench/apiserver_bench.py", "--seconds", "1", "--server",
                                 "subprocess"], 300),
+        "transport": sub_bench(["bench/transport_bench.py"], 300),
     }
     results["raw"] = raw
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -176,6 +177,14 @@ def _best_latency(results: dict[str, Any], framework: str,
             if r.get("change_latency")]
     return min(runs, key=lambda r: r.get("p99_ms") or 1e9) if runs else main.get(
         "change_latency", {})
+
+
+def _component(comp: dict[str, Any], name: str) -> list[str]:
+    """A component benchmark's section (none for results saved before it existed)."""
+    if name not in comp:
+        return []
+    run = comp[name]
+    return [f"`{run['command']}` ({run['seconds']} s):", "", "```", run["output"], "```", ""]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -317,18 +326,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         "## Components",
         "",
-        f"`{comp['plan']['command']}` ({comp['plan']['seconds']} s):",
-        "",
-        "```",
-        comp["plan"]["output"],
-        "```",
-        "",
-        f"`{comp['apiserver']['command']}` ({comp['apiserver']['seconds']} s):",
-        "",
-        "```",
-        comp["apiserver"]["output"],
-        "```",
-        "",
+        *_component(comp, "plan"),
+        *_component(comp, "apiserver"),
+        *_component(comp, "transport"),
         "## Raw figures",
         "",
         "```json",
