@@ -1,8 +1,8 @@
 """A small HTTP/1.1 client with a keep-alive pool: kubeplan's transport to the API server.
 
 Why hand-written: through ``KubeClient`` a create against the fake API server costs the
-client about 320 µs of CPU over aiohttp (its request and response objects, cookie jar,
-tracing, middlewares, timers: none of which the Kubernetes API needs) and about 130 µs
+client 260-320 µs of CPU over aiohttp (its request and response objects, cookie jar,
+tracing, middlewares, timers: none of which the Kubernetes API needs) and 115-130 µs
 over this client, JSON included (``python bench/transport_bench.py``). At 5,000 requests
 to converge 1,000 parents that was a quarter of the operator's CPU. It is used only where it
 covers everything the configuration asks for: ``http``/``https`` (client certificates,
