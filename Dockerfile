@@ -14,12 +14,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # kubeplan itself, from this checkout (a non-editable install: the source is not kept)
 WORKDIR /src
+# (the command and two layers: the testkit is a test-time dependency, not installed here)
 COPY pyproject.toml README.md ./
-COPY kubeplan ./kubeplan
+COPY cli ./cli
 COPY core ./core
 COPY adapters ./adapters
-COPY testkit ./testkit
-RUN pip install . && rm -rf /src
+RUN pip install ./core ./adapters . && rm -rf /src
 
 # the operator's code
 ARG OPERATOR_DIR=examples

@@ -39,6 +39,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+
 from kubeplan.core.types import K8sType
 from kubeplan.testkit.apiserver import FakeApiServer
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 from deepdiff import DeepDiff
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.k8s import apps_v1, core_v1
 from kubeplan.core.memo import ApplyMemo

@@ -34,12 +34,13 @@ sys.path[:0] = [str(HERE / "suite"), str(HERE / "peers")]
 
 import workload  # noqa: E402
 from harness import FakeApiProcess  # noqa: E402
+from kubeplan_operator import config, sync  # noqa: E402
+
 from kubeplan.adapters.client import KubeClient  # noqa: E402
 from kubeplan.adapters.runtime import Operator  # noqa: E402
 from kubeplan.adapters.settings import RuntimeSettings  # noqa: E402
 from kubeplan.core.request import SyncRequest  # noqa: E402
 from kubeplan.core.response import SyncResponse  # noqa: E402
-from kubeplan_operator import config, sync  # noqa: E402
 
 #: shorter leases for the convergence runs, so that 3 members agree on a view quickly
 QUICK_LEASES = {"lease_duration": 6.0, "renew_deadline": 4.0, "retry_period": 1.0}

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import attrs
 from hypothesis import HealthCheck, settings
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import core_v1

@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "suite"))
 from harness import FakeApiProcess
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.core.k8s import core_v1
 

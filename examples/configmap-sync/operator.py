@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import core_v1

@@ -8,8 +8,10 @@ from pathlib import Path
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kubeplan.adapters.runtime import Operator
 from kubeplan.adapters.settings import RuntimeSettings
+from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.core.k8s import core_v1
 from kubeplan.core.manifests import rbac_rules
@@ -18,8 +20,6 @@ from kubeplan.testkit.apiserver import FakeApiServer
 from kubeplan.testkit.harness import expect_plan, observe, plan_for, request_from_dicts
 from kubeplan.testkit.simulation import install_crd
 from kubeplan.testkit.strategies import dns_labels
-
-from kubeplan.commands._loading import load_definition
 
 HERE = Path(__file__).parent
 operator = load_definition(f"{HERE / 'operator.py'}:operator")

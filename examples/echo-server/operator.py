@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.crd import crd_for
 from kubeplan.core.definition import OperatorDefinition

@@ -13,13 +13,13 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.core.request import SyncRequest
 from kubeplan.testkit.check import check_operator
 from kubeplan.testkit.harness import expect_plan, observe, plan_for, request_from_dicts
 from kubeplan.testkit.strategies import parents
-
-from kubeplan.commands._loading import load_definition
 
 HERE = Path(__file__).parent
 operator = load_definition(f"{HERE / 'operator.py'}:operator")

@@ -7,12 +7,12 @@ from pathlib import Path
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.testkit.check import check_operator
 from kubeplan.testkit.harness import expect_plan, observe, plan_for, request_from_dicts
 from kubeplan.testkit.strategies import dns_labels, objects_of
-
-from kubeplan.commands._loading import load_definition
 
 HERE = Path(__file__).parent
 operator = load_definition(f"{HERE / 'operator.py'}:operator")

@@ -7,6 +7,8 @@ from pathlib import Path
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.core.request import SyncRequest
 from kubeplan.testkit.check import check_operator
@@ -14,8 +16,6 @@ from kubeplan.testkit.harness import expect_plan, observe, plan_for, request_fro
 from kubeplan.testkit.runner import run_scenario
 from kubeplan.testkit.scenario import CreateParent, DeleteParent, Scenario, Settle
 from kubeplan.testkit.strategies import parents
-
-from kubeplan.commands._loading import load_definition
 
 HERE = Path(__file__).parent
 operator = load_definition(f"{HERE / 'operator.py'}:operator")

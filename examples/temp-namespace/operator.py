@@ -19,6 +19,7 @@ import re
 from typing import Literal
 
 import attrs
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import core_v1

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.core.request import SyncRequest
 from kubeplan.testkit.check import check_operator
@@ -18,8 +20,6 @@ from kubeplan.testkit.runner import run_scenario
 from kubeplan.testkit.scenario import Advance, CreateParent, Scenario, Settle
 from kubeplan.testkit.strategies import parents
 from kubeplan.testkit.vtime import EPOCH
-
-from kubeplan.commands._loading import load_definition
 
 HERE = Path(__file__).parent
 operator = load_definition(f"{HERE / 'operator.py'}:operator")

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.errors import NotFound
 from kubeplan.adapters.settings import RuntimeSettings

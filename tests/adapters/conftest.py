@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from adapter_testing import BUNDLE_CRD, FAST, TENANT_CRD
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.runtime import Operator
 from kubeplan.adapters.settings import RuntimeSettings

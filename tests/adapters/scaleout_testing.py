@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 from adapter_testing import FAST
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.runtime import Operator
 from kubeplan.core.config import OperatorConfig

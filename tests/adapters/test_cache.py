@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from adapter_testing import FAST, eventually
+
 from kubeplan.adapters.cache import WatchCache
 from kubeplan.core.k8s import core_v1
 from kubeplan.testkit.apiserver.faults import Fault
@@ -94,6 +95,7 @@ def test_strip_drops_managed_fields_and_interns_short_strings_everywhere() -> No
     import sys
 
     import orjson
+
     from kubeplan.adapters.cache import strip
 
     # canonical copies made first: the decoded object holds equal but distinct strings

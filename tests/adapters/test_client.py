@@ -7,6 +7,7 @@ import time
 
 import pytest
 from adapter_testing import Bundle, bundle, configmap
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.errors import (
     AlreadyExists,

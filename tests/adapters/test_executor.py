@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from adapter_testing import BUNDLE_CONFIG, Bundle, bundle, configmap
+
 from kubeplan.adapters.events import EventRecorder
 from kubeplan.adapters.executor import Executor
 from kubeplan.core.k8s import core_v1

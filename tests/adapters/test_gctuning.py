@@ -6,6 +6,7 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+
 from kubeplan.adapters.gctuning import OLD_THRESHOLD, YOUNG_THRESHOLD, tune_gc
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+
 from kubeplan.adapters import http1
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.errors import ConnectionFailed

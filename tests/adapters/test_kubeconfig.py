@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.errors import Unauthorized
 from kubeplan.adapters.kubeconfig import InClusterError, TokenFile, load_in_cluster, load_static

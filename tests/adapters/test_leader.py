@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from lease_testing import PartitionableClient, step
+
 from kubeplan.adapters.errors import Conflict
 from kubeplan.adapters.leader import LeaderElectionSettings, LeaderElector
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseRecord, parse_time
 from kubeplan.testkit.apiserver import FakeApiServer, Fault, VirtualClock
-from lease_testing import PartitionableClient, step
 
 D, RD, R = 15.0, 10.0, 2.0
 

@@ -6,6 +6,7 @@ import asyncio
 import random
 
 import pytest
+
 from kubeplan.adapters.backoff import Backoff, KeyedBackoff
 from kubeplan.adapters.queue import WorkQueue
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from adapter_testing import BUNDLE_CONFIG, Bundle, BundleHandler, bundle, configmap, eventually
+
 from kubeplan.core.k8s import core_v1
 from kubeplan.testkit.apiserver.faults import Fault
 

@@ -20,6 +20,7 @@ from adapter_testing import (
     tenant,
     tenant_sync,
 )
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.core.config import LABEL_OPERATOR, LABEL_PARENT_UID
 from kubeplan.core.k8s import core_v1

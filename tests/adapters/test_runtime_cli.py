@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from adapter_testing import eventually, get_or_none
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.core.k8s import core_v1
 from kubeplan.core.types import K8sType

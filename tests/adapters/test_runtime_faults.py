@@ -14,6 +14,7 @@ from adapter_testing import (
     eventually,
     get_or_none,
 )
+
 from kubeplan.core.k8s import core_v1
 from kubeplan.testkit.apiserver.faults import Fault
 

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from adapter_testing import BUNDLE_CONFIG, Bundle, BundleHandler, bundle, configmap, eventually
-from kubeplan.core.k8s import core_v1
 from scaleout_testing import Replicas
+
+from kubeplan.core.k8s import core_v1
 
 CM = core_v1.ConfigMap
 

@@ -17,6 +17,7 @@ from adapter_testing import (
     eventually,
     get_or_none,
 )
+
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.runtime import Operator
 from kubeplan.core.k8s import core_v1

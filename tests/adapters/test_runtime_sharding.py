@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from adapter_testing import BUNDLE_CONFIG, Bundle, BundleHandler, bundle, configmap, eventually
+from scaleout_testing import Replicas
+
 from kubeplan.core.k8s import core_v1
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import SyncResponse
-from scaleout_testing import Replicas
 
 PARENTS = 24
 CM = core_v1.ConfigMap

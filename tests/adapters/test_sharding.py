@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lease_testing import PartitionableClient, settle, step
+
 from kubeplan.adapters.sharding import ShardMembership, ShardSettings
 from kubeplan.core.lease import LeaseRecord
 from kubeplan.core.sharding import (
@@ -25,7 +27,6 @@ from kubeplan.core.sharding import (
     view_from_annotations,
 )
 from kubeplan.testkit.apiserver import FakeApiServer, VirtualClock
-from lease_testing import PartitionableClient, settle, step
 
 D, RD, R = 15.0, 10.0, 2.0
 

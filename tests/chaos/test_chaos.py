@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from kubeplan.adapters.errors import ApiError
 from kubeplan.adapters.runtime import Operator
 from kubeplan.adapters.settings import RuntimeSettings

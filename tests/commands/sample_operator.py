@@ -6,6 +6,7 @@ import enum
 from typing import Any, Literal
 
 import attrs
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import apps_v1, core_v1

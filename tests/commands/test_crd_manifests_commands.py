@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
-from kubeplan.core.k8s import builtin_type
-from kubeplan.core.types import K8sType
 
 from kubeplan.cli import main
+from kubeplan.core.k8s import builtin_type
+from kubeplan.core.types import K8sType
 
 HERE = Path(__file__).parent
 SAMPLE = str(HERE / "sample_operator.py")

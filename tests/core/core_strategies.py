@@ -15,12 +15,13 @@ from typing import Any
 import attrs
 from core_builders import CLUSTER_CONFIG, CONFIG, NOW, parent
 from hypothesis import strategies as st
+from world import World
+
 from kubeplan.core.config import OperatorConfig
 from kubeplan.core.k8s import apps_v1
 from kubeplan.core.memo import ApplyMemo
 from kubeplan.core.planner import plan
 from kubeplan.core.response import FinalizeResponse, SyncResponse
-from world import World
 
 NAMES = ("a", "b", "web")
 NAMESPACES = ("team-a", "team-b")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 from core_builders import Echo, Tenant
+
 from kubeplan.core.config import (
     ANNOTATION_DESIRED_HASH,
     LABEL_OPERATOR,

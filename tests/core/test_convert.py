@@ -11,6 +11,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kubeplan.core import convert, crd
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.types import K8sType

@@ -11,6 +11,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kubeplan.core import crd
 from kubeplan.core.config import OperatorConfig
 from kubeplan.core.definition import OperatorDefinition

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import pytest
+
 from kubeplan.core.handler import Handler, HandlerInfo
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import FinalizeResponse, SyncResponse

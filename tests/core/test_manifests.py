@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from kubeplan.core import manifests
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.crd import crd_for

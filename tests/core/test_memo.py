@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from core_builders import deployment
+
 from kubeplan.core.compare import applied_digest
 from kubeplan.core.config import ANNOTATION_DESIRED_HASH
 from kubeplan.core.memo import ApplyMemo, MemoEntry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core_builders import deployment, owned
+
 from kubeplan.core.k8s import apps_v1, core_v1
 from kubeplan.core.objects import (
     ObjectKey,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from core_builders import CONFIG, NOW, deployment, owned, parent, run, service
+from world import World
+
 from kubeplan.core.k8s import apps_v1, core_v1
 from kubeplan.core.objects import ObjectRef
 from kubeplan.core.plan import (
@@ -20,7 +22,6 @@ from kubeplan.core.plan import (
 from kubeplan.core.planner import plan
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import SyncResponse
-from world import World
 
 PARENT = ObjectRef(CONFIG.parent, "demo", "default", "uid-parent")
 

@@ -21,6 +21,8 @@ from core_builders import (
     run,
     service,
 )
+from world import World
+
 from kubeplan.core.compare import desired_hash
 from kubeplan.core.config import (
     ANNOTATION_DESIRED_HASH,
@@ -48,7 +50,6 @@ from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import FinalizeResponse, SyncResponse
 from kubeplan.core.status import find_condition, format_time
 from kubeplan.core.validate import validate_response
-from world import World
 
 
 def request(*children: dict[str, Any], config: OperatorConfig = CONFIG, **parent_args: Any,

@@ -19,6 +19,8 @@ from core_builders import CLUSTER_CONFIG, CONFIG, LATER, NOW, parent
 from core_strategies import Scenario, broken_results, desired_children, scenarios
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from world import World
+
 from kubeplan.core.config import OperatorConfig
 from kubeplan.core.memo import ApplyMemo
 from kubeplan.core.objects import is_owned_by, is_terminating, uid_of
@@ -26,7 +28,6 @@ from kubeplan.core.plan import Create, Delete, Plan, Recreate
 from kubeplan.core.planner import plan
 from kubeplan.core.response import SyncResponse
 from kubeplan.core.status import find_condition
-from world import World
 
 SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import kubeplan.core
 import pytest
+
+import kubeplan.core
 
 CORE = Path(kubeplan.core.__file__).resolve().parent
 MODULES = sorted(CORE.rglob("*.py"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kubeplan.core.config import OperatorConfig
 from kubeplan.core.k8s import core_v1
 from kubeplan.core.related import (

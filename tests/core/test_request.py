@@ -8,6 +8,7 @@ import attrs
 import cattrs
 import pytest
 from core_builders import CONFIG, config_map, deployment, parent, service
+
 from kubeplan.core.convert import camel_case, unstructure
 from kubeplan.core.k8s import apps_v1, core_v1
 from kubeplan.core.request import Children, ChildrenOfType, SyncRequest

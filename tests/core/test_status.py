@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from core_builders import LATER, NOW
+
 from kubeplan.core.status import fill_transition_times, find_condition, format_time, with_condition
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import pytest
 from core_builders import CLUSTER_CONFIG, CONFIG, Tenant, config_map, deployment, parent, service
+
 from kubeplan.core.errors import (
     ChildSetsStatus,
     DuplicateChild,

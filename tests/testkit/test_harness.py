@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import apps_v1, core_v1

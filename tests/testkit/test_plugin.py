@@ -6,6 +6,7 @@ from pathlib import Path
 
 import aiohttp
 import yaml
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import core_v1

@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 import pytest
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import core_v1

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+
 from kubeplan.core.k8s import apps_v1, core_v1
 from kubeplan.core.types import K8sType
 from kubeplan.testkit import strategies as ks

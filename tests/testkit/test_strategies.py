@@ -13,6 +13,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
+
 from kubeplan.core import crd
 from kubeplan.core.k8s import apps_v1, core_v1
 from kubeplan.core.types import K8sType

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from kubeplan.testkit.vtime import (
     EPOCH,
     LoopClock,

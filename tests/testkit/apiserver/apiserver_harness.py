@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+
 from kubeplan.testkit.apiserver import ApiRequest, ApiResponse, FakeApiServer, VirtualClock
 
 CM = "/api/v1/namespaces/default/configmaps"

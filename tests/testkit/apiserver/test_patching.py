@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kubeplan.testkit.apiserver.mergekeys import list_merge_key, list_rule
 from kubeplan.testkit.apiserver.patching import (
     PatchError,

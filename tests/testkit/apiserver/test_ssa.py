@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kubeplan.testkit.apiserver.mergekeys import ssa_list_keys
 from kubeplan.testkit.apiserver.schema import schema_list_keys
 from kubeplan.testkit.apiserver.ssa import (
@@ -496,6 +497,7 @@ def _objects(draw: Any) -> dict[str, Any]:
 def test_property_direct_create_fields_equal_the_general_path(
         obj: dict[str, Any], rules: dict[str, Any], builtin: bool) -> None:
     import orjson
+
     from kubeplan.testkit.apiserver import ssa
 
     def list_keys(field_path: tuple[str, ...]) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from apiserver_harness import CM, call, cm, collect, drain, new_server
+
 from kubeplan.testkit.apiserver import Fault, VirtualClock
 
 

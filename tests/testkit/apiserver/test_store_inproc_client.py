@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from apiserver_harness import new_server
+
 from kubeplan.adapters import errors
 from kubeplan.core.k8s import apps_v1, core_v1
 from kubeplan.testkit.apiserver import Fault

@@ -7,6 +7,7 @@ import asyncio
 from apiserver_harness import CM, call, cm, collect, drain, new_server, summary
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kubeplan.testkit.apiserver import VirtualClock
 
 

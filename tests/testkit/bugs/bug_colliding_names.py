@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
+from widgets import Widget, configmap
+
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import core_v1
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import SyncResponse
-from widgets import Widget, configmap
 
 
 @attrs.frozen

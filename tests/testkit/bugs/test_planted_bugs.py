@@ -17,6 +17,7 @@ import bug_forgetful_finalize
 import bug_reset_on_error
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+
 from kubeplan.testkit import (
     NotConverged,
     NotFinalized,

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from kubeplan.testkit.apiserver import FakeApiServer
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer
 from kubeplan.testkit.apiserver.request import ApiRequest, ApiResponse

@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer
 
 TOKEN = "s3cret-token"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+
 from kubeplan.testkit.apiserver.openapi import OPENAPI_V2_PROTOBUF
 
 AGG_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"

@@ -6,6 +6,7 @@ import asyncio
 
 import aiohttp
 from conftest import HookedServer
+
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer
 from kubeplan.testkit.apiserver.request import ApiResponse
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import aiohttp
+
 from kubeplan.testkit.apiserver.http import DEFAULT_MAX_REQUEST_BYTES, FakeApiHttpServer
 
 PATH = "/api/v1/namespaces/default/configmaps"

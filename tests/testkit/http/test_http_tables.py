@@ -6,6 +6,7 @@ import asyncio
 
 import aiohttp
 import orjson
+
 from kubeplan.testkit.apiserver.tables import human_duration, jsonpath
 
 TABLE = ("application/json;as=Table;v=v1;g=meta.k8s.io,"

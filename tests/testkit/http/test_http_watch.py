@@ -7,6 +7,7 @@ import time
 
 import aiohttp
 import orjson
+
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer
 
 CMS = "/api/v1/namespaces/default/configmaps"

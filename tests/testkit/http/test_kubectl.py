@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from conftest import kubectl_binaries
+
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
 
 pytestmark = pytest.mark.kubectl

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.rest import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 from kubernetes_asyncio.dynamic.exceptions import ResourceNotFoundError
+
+from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from kubeplan.testkit.apiserver.http import ThreadedFakeApiServer
 
 kubernetes = pytest.importorskip("kubernetes")

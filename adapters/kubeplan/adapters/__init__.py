@@ -1,0 +1,2 @@
+"""kubeplan.adapters."""
+

@@ -1,0 +1,118 @@
+"""What leader election and shard membership share: a clock, deadline-bounded requests and
+a way to read Leases.
+
+Both protocols are only as safe as their timing, so time is injected (``Clock``): the
+runtime passes ``WallClock``; tests pass a virtual clock whose ``sleep`` returns when the
+test moves time, so a 15 s lease expires in microseconds of real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import attrs
+
+from kubeplan.adapters.errors import NotFound
+from kubeplan.adapters.protocol import ApiClient
+from kubeplan.core.k8s.coordination_v1 import Lease
+from kubeplan.core.lease import LeaseRecord
+
+__all__ = [
+    "Clock",
+    "DeadlineExceeded",
+    "WallClock",
+    "bounded",
+    "non_empty",
+    "positive_seconds",
+    "read_lease",
+    "reap",
+]
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    """The current UTC instant and a delay measured on the same clock."""
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class WallClock:
+    """System time and ``asyncio.sleep`` (the production clock)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class DeadlineExceeded(TimeoutError):
+    """A request did not answer before the protocol's deadline on the injected clock."""
+
+
+async def reap(task: asyncio.Future[Any]) -> None:
+    """Cancel a helper task and wait for it, without swallowing a cancellation of the
+    *caller*: ``suppress(CancelledError)`` around the await would also swallow a cancel
+    that lands on the caller while it waits, and a killed replica would then keep
+    renewing its lease forever."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except Exception:  # the helper's own failure does not matter once it is cancelled
+        pass
+
+
+async def bounded(clock: Clock, request: Awaitable[T], seconds: float) -> T:
+    """Await ``request`` but give up after ``seconds`` of *clock* time.
+
+    ``asyncio.timeout`` measures loop time, which a virtual test clock does not drive; a
+    renewal that hangs must still count against the renew deadline, so the race is run
+    against ``clock.sleep``. On timeout the request is cancelled.
+    """
+    if seconds <= 0:
+        if asyncio.iscoroutine(request):
+            request.close()
+        raise DeadlineExceeded("no time left before the deadline")
+    work = asyncio.ensure_future(request)
+    timer = asyncio.ensure_future(clock.sleep(seconds))
+    try:
+        await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+        if not work.done():
+            await reap(work)
+    if work.cancelled():
+        raise DeadlineExceeded(f"no answer within {seconds:.3f}s")
+    return work.result()
+
+
+async def read_lease(client: ApiClient, name: str, namespace: str) -> LeaseRecord | None:
+    """The Lease, or None when it does not exist."""
+    try:
+        obj = await client.get(Lease, name, namespace)
+    except NotFound:
+        return None
+    return LeaseRecord.from_object(obj)
+
+
+# attrs validators shared by the leader-election and sharding settings
+
+
+def positive_seconds(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0 seconds, got {value!r}")
+
+
+def non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value:
+        raise ValueError(f"{attribute.name} must not be empty")

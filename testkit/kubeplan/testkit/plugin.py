@@ -1,0 +1,235 @@
+"""kubeplan's pytest plugin (registered through the ``pytest11`` entry point).
+
+Fixtures:
+
+- ``fake_apiserver``: a started in-process ``FakeApiServer`` (stopped after the test);
+- ``fake_apiserver_http``: its HTTP face on 127.0.0.1, with ``.url`` and ``.kubeconfig``
+  (a kubeconfig file pointing at it, for kubectl or any Kubernetes client);
+- ``operator_harness``: ``harness = await operator_harness(definition)`` starts the
+  operator against ``fake_apiserver`` (its CRD installed first) and gives
+  ``apply_parent``, ``delete_parent``, ``settle()``, ``children()``, ``parent()``,
+  ``resync_writes()`` and ``stop()``; every harness is stopped after the test;
+- ``kubeplan_scenario``: ``trace = kubeplan_scenario(definition, scenario_or_yaml)`` runs
+  a scenario in virtual time and asserts every invariant (in a synchronous test).
+
+The async fixtures need pytest-asyncio (kubeplan's ``test`` extra); without it the plugin
+still loads, so installing kubeplan never breaks an unrelated pytest run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubeplan.adapters.errors import AlreadyExists
+from kubeplan.adapters.settings import RuntimeSettings
+from kubeplan.core.crd import crd_of
+from kubeplan.core.objects import uid_of
+from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
+from kubeplan.testkit.apiserver.server import FakeApiServer
+from kubeplan.testkit.scenario import Scenario
+from kubeplan.testkit.simulation import Simulation, as_definition, install_crd
+from kubeplan.testkit.trace import ClusterState, Trace, WriteRecord
+
+try:
+    import pytest_asyncio
+
+    _async_fixture: Any = pytest_asyncio.fixture
+except ImportError:  # pragma: no cover - pytest-asyncio is in the test extra
+    _async_fixture = pytest.fixture
+
+__all__ = [
+    "OperatorHarness",
+    "fake_apiserver",
+    "fake_apiserver_http",
+    "kubeplan_scenario",
+    "operator_harness",
+]
+
+RawObject = dict[str, Any]
+
+
+@_async_fixture
+async def fake_apiserver() -> AsyncIterator[FakeApiServer]:
+    """A started in-process fake API server on the test's event loop."""
+    async with FakeApiServer() as server:
+        yield server
+
+
+@_async_fixture
+async def fake_apiserver_http(
+    fake_apiserver: FakeApiServer, tmp_path: Path
+) -> AsyncIterator[FakeApiHttpServer]:
+    """The HTTP face of ``fake_apiserver`` on 127.0.0.1; ``.kubeconfig`` is a file path."""
+    async with FakeApiHttpServer(fake_apiserver) as http:
+        http.kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", http.url)  # type: ignore[attr-defined]
+        yield http
+
+
+class OperatorHarness:
+    """One operator running against ``fake_apiserver``, with helpers to drive and inspect it.
+
+    Writes go through a client with its own user, so ``resync_writes()`` and the request
+    log tell the test's writes from the operator's.
+    """
+
+    def __init__(self, simulation: Simulation) -> None:
+        self.simulation = simulation
+        self.server = simulation.server
+        self.client = simulation.client
+        self.definition = simulation.definition
+        self.config = simulation.config
+
+    @property
+    def operator(self) -> Any:
+        """The running ``kubeplan.adapters.runtime.Operator``."""
+        return self.simulation.operator
+
+    def _namespace(self, namespace: str | None) -> str | None:
+        return (namespace or "default") if self.config.parent.namespaced else None
+
+    async def apply_parent(
+        self, name_or_obj: str | RawObject, spec: RawObject | None = None, *,
+        namespace: str | None = None,
+    ) -> RawObject:
+        """Create a parent (a whole object, or a name and a spec), or, if it exists, merge
+        its spec in. Returns the stored parent."""
+        parent_type = self.config.parent
+        if isinstance(name_or_obj, dict):
+            obj = dict(name_or_obj)
+        else:
+            obj = {
+                "apiVersion": parent_type.api_version,
+                "kind": parent_type.kind,
+                "metadata": {"name": name_or_obj},
+                "spec": dict(spec or {}),
+            }
+        meta = dict(obj.get("metadata") or {})
+        ns = self._namespace(meta.get("namespace") or namespace)
+        if ns:
+            meta["namespace"] = ns
+        obj["metadata"] = meta
+        try:
+            return await self.client.create(parent_type, obj)
+        except AlreadyExists:
+            patch = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+            return await self.client.patch(parent_type, meta["name"], patch, namespace=ns)
+
+    async def delete_parent(self, name: str, *, namespace: str | None = None) -> None:
+        await self.client.delete(self.config.parent, name, self._namespace(namespace))
+
+    async def settle(self) -> None:
+        """Wait until the operator has nothing left to do (raises ``HotLoop`` if it never
+        goes quiet)."""
+        await self.simulation.settle()
+
+    def parent(self, name: str, *, namespace: str | None = None) -> RawObject | None:
+        """The stored parent, or None."""
+        type_ = self.config.parent
+        return self.server.get_object(
+            type_.api_version, type_.plural, name, self._namespace(namespace)
+        )
+
+    def children(self, name: str, *, namespace: str | None = None) -> list[RawObject]:
+        """The stored children owned by the parent ``name`` (all child types, sorted)."""
+        parent = self.parent(name, namespace=namespace)
+        if parent is None:
+            return []
+        return [obj for _, obj in self.state().owned_by(uid_of(parent))]
+
+    def state(self) -> ClusterState:
+        return self.simulation.state()
+
+    async def resync_writes(self) -> list[WriteRecord]:
+        """Sync every parent once more and return the operator's writes (quiet: none)."""
+        return await self.simulation.resync_writes()
+
+    async def assert_converges(self, parent: str | RawObject | Path) -> RawObject:
+        """Apply ``parent`` (an object, or a YAML file holding one), settle, and assert the
+        operator converged on it: the parent reports ``Synced=True``, it has children, and
+        a further resync writes nothing. Returns the stored parent."""
+        if isinstance(parent, Path):
+            parent = yaml.safe_load(parent.read_text())
+        await self.apply_parent(parent)
+        await self.settle()
+        meta = (parent.get("metadata") or {}) if isinstance(parent, dict) else {}
+        name = meta.get("name") if isinstance(parent, dict) else parent
+        stored = self.parent(str(name), namespace=meta.get("namespace"))
+        assert stored is not None, f"parent {name} is gone after settling"
+        status = stored.get("status") or {}
+        synced = [c for c in status.get("conditions") or () if c.get("type") == "Synced"]
+        assert synced and synced[0].get("status") == "True", (
+            f"parent {name} did not converge: status {status}"
+        )
+        assert self.children(str(name), namespace=meta.get("namespace")), (
+            f"parent {name} converged with no children"
+        )
+        writes = await self.resync_writes()
+        assert not writes, f"parent {name} is not quiet: a resync wrote {writes}"
+        return stored
+
+    def trace(self) -> Trace:
+        """What happened so far: plans and writes (``str()`` for the readable text)."""
+        return self.simulation.finish_trace()
+
+    async def stop(self) -> None:
+        await self.simulation.stop()
+
+
+@_async_fixture
+async def operator_harness(
+    fake_apiserver: FakeApiServer,
+) -> AsyncIterator[Callable[..., Awaitable[OperatorHarness]]]:
+    """``harness = await operator_harness(definition, settings=None)``: a started operator."""
+    started: list[OperatorHarness] = []
+
+    async def start(operator: Any, *, settings: RuntimeSettings | None = None) -> OperatorHarness:
+        definition = as_definition(operator)
+        with contextlib.suppress(AlreadyExists):  # a second operator of the same parent type
+            await install_crd(fake_apiserver, crd_of(definition))
+        simulation = Simulation(fake_apiserver, definition, settings=settings)
+        await simulation.start()
+        harness = OperatorHarness(simulation)
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in started:
+        await harness.stop()
+
+
+def _load(scenario: Scenario | str | Path) -> Scenario:
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, Path) or (
+        "\n" not in scenario and scenario.endswith((".yaml", ".yml"))
+    ):
+        return Scenario.load(scenario)
+    return Scenario.from_yaml(scenario)
+
+
+@pytest.fixture
+def kubeplan_scenario() -> Iterator[Callable[..., Trace]]:
+    """``kubeplan_scenario(definition, scenario, check=True, **options) -> Trace``.
+
+    ``scenario`` is a ``Scenario``, YAML text or a ``.yaml`` path (a saved failure). With
+    ``check`` every invariant is asserted (options as for ``check_scenario``); without it
+    the trace is returned for the test's own assertions.
+    """
+
+    def run(operator: Any, scenario: Scenario | str | Path, *, check: bool = True,
+            **options: Any) -> Trace:
+        from kubeplan.testkit.check import check_scenario
+        from kubeplan.testkit.runner import run_scenario
+
+        loaded = _load(scenario)
+        if check:
+            return check_scenario(operator, loaded, **options)
+        return run_scenario(operator, loaded, **options)
+
+    yield run

@@ -1,0 +1,536 @@
+"""One real operator running against one fake API server, steered step by step.
+
+``Simulation`` is the live half of a scenario run, shared by the scenario runner and the
+pytest plugin's ``operator_harness``. It owns:
+
+- two in-process clients with different users, so the fake's request log tells the
+  operator's requests (user ``OPERATOR_USER``) from the scenario's (``SCENARIO_USER``);
+- the ``Operator`` (the real runtime: watch caches, work queue, planner, executor), with
+  its handler wrapped by ``InstrumentedHandler`` and its executor wrapped to record plans;
+- the objects the operator does not own (there before it started, or created by a
+  ``CreateForeign`` step), which ``assert_safe`` checks were never written by it;
+- the trace being recorded.
+
+Every wait is guarded: if the handler's call counter raises the hot-loop alarm, or the
+operator task dies, the wait ends with ``HotLoop`` or ``OperatorCrashed`` instead of
+spinning forever at one virtual instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import attrs
+
+from kubeplan.adapters.errors import ApiError
+from kubeplan.adapters.executor import ExecutionResult
+from kubeplan.adapters.runtime import Operator
+from kubeplan.adapters.settings import RuntimeSettings
+from kubeplan.core.definition import OperatorDefinition
+from kubeplan.core.k8s.apiextensions_v1 import CustomResourceDefinition
+from kubeplan.core.objects import finalizers_of, uid_of
+from kubeplan.core.plan import Plan
+from kubeplan.core.request import SyncRequest
+from kubeplan.core.types import K8sType
+from kubeplan.testkit import scenario as sc
+from kubeplan.testkit.apiserver.inproc import InProcessClient
+from kubeplan.testkit.apiserver.server import FakeApiServer
+from kubeplan.testkit.instrument import InstrumentedHandler
+from kubeplan.testkit.trace import (
+    WRITE_VERBS,
+    ClusterState,
+    ForeignObject,
+    PlanRecord,
+    StepRecord,
+    Trace,
+    WriteRecord,
+)
+from kubeplan.testkit.vtime import EPOCH
+
+__all__ = [
+    "OPERATOR_USER",
+    "SCENARIO_SETTINGS",
+    "SCENARIO_USER",
+    "HotLoop",
+    "OperatorCrashed",
+    "Simulation",
+    "as_definition",
+    "install_crd",
+]
+
+T = TypeVar("T")
+RawObject = dict[str, Any]
+
+OPERATOR_USER = "system:serviceaccount:kubeplan:operator"
+"""The user the operator's requests carry in the fake's request log."""
+SCENARIO_USER = "scenario"
+"""The user of the scenario's own requests ("someone else": kubectl, another controller)."""
+
+SCENARIO_SETTINGS = RuntimeSettings(
+    workers=2,
+    resync_period=600.0,
+    sync_timeout=60.0,
+    backoff_base=0.5,
+    backoff_cap=60.0,
+    watch_inactivity_timeout=70.0,
+    watch_backoff_base=0.2,
+    watch_backoff_cap=10.0,
+    grace_period=5.0,
+)
+"""Runtime settings for scenarios: production shapes with a shorter backoff cap, so that
+the final settle (which waits out every retry) covers less virtual time."""
+
+
+class HotLoop(Exception):
+    """The operator never went quiet: the handler's call counter raised the alarm."""
+
+
+class OperatorCrashed(RuntimeError):
+    """The operator's ``run()`` ended while the scenario was still running."""
+
+
+def as_definition(operator: Any) -> OperatorDefinition:
+    """An ``OperatorDefinition``, or a ``(config, handler)`` pair made into one."""
+    if isinstance(operator, OperatorDefinition):
+        return operator
+    if isinstance(operator, tuple) and len(operator) == 2:
+        return OperatorDefinition(config=operator[0], handler=operator[1])
+    raise TypeError(
+        f"expected an OperatorDefinition or a (config, handler) pair, got {operator!r:.100}"
+    )
+
+
+async def install_crd(server: FakeApiServer, crd: Mapping[str, Any]) -> None:
+    """Create a CRD in the fake (unlogged user ``kube-admin``) and wait until it is served."""
+    client = InProcessClient(server, user="kube-admin")
+    await client.create(CustomResourceDefinition, dict(crd))
+    await server.settle()
+
+
+def _virtual_seconds(when: Any) -> float:
+    return round((when - EPOCH).total_seconds(), 6)
+
+
+def _describe_error(exc: ApiError) -> str:
+    return f"rejected: {exc.status} {exc.reason}".rstrip()
+
+
+@attrs.define
+class _Watched:
+    """A foreign object being watched for writes by the operator."""
+
+    type: K8sType
+    record: ForeignObject
+
+
+class Simulation:
+    """An operator running against ``server``; see the module docstring.
+
+    ``start()`` begins recording and starts the operator; ``apply(step)`` runs one scenario
+    step; ``settle()`` waits until nothing is left to do; ``stop()`` stops the operator.
+    The server must already be started and the parent's CRD installed.
+    """
+
+    def __init__(
+        self,
+        server: FakeApiServer,
+        definition: OperatorDefinition,
+        *,
+        scenario: sc.Scenario | None = None,
+        settings: RuntimeSettings | None = None,
+        extra_types: Iterable[K8sType] = (),
+        same_instant_limit: int = 40,
+        step_limit: int = 100,
+    ) -> None:
+        self.server = server
+        self.definition = definition
+        self.config = definition.config
+        self.scenario = scenario or sc.Scenario()
+        self.settings = settings or SCENARIO_SETTINGS
+        self.types = (self.config.parent, *self.config.child_types, *extra_types)
+        self.client = InProcessClient(server, user=SCENARIO_USER, user_agent="scenario/1")
+        self.operator_client = InProcessClient(
+            server, user=OPERATOR_USER, user_agent=f"{self.config.field_manager}/testkit"
+        )
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.handler = InstrumentedHandler(
+            definition.handler,
+            clock=loop.time,
+            same_instant_limit=same_instant_limit,
+            on_call=self._mark_plan_start,
+        )
+        # parent uid -> (request log index, virtual time) when its handler was last called
+        self._plan_starts: dict[str, tuple[int, float]] = {}
+        self.step_limit = step_limit
+        self._writing_plans: dict[str | None, int] = {}
+        self.trace = Trace(
+            scenario=self.scenario,
+            operator=self.config.name,
+            has_finalize=self.handler.info.has_finalize,
+            calls=self.handler.calls,
+        )
+        self.operator: Operator | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._generation = 0
+        self._step = -1
+        self._watched: list[_Watched] = []
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Note what exists (it is not ours), then start the operator and wait for its caches."""
+        for type_ in self.config.child_types:
+            for obj in ClusterState.capture(self.server, self.config).objects.get(type_, ()):
+                self._watch_foreign(type_, obj, since=0, origin="pre-existing")
+        await self._start_operator()
+
+    async def _start_operator(self) -> None:
+        self._generation += 1
+        operator = Operator(
+            self.config,
+            self.handler,
+            self.operator_client,
+            settings=self.settings,
+            wall_clock=self._wall_clock,
+            clock=self.loop.time,
+            rng=random.Random(f"{self.scenario.seed}/{self._generation}"),
+            on_plan=self._record_plan,
+        )
+        self.operator = operator
+        self._task = asyncio.create_task(operator.run(), name=f"operator {self.config.name}")
+        await self.guard(operator.wait_synced())
+
+    def _wall_clock(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.loop.time())
+
+    def _mark_plan_start(self, request: SyncRequest) -> None:
+        """Where a plan starts: the runtime plans right after the handler returns, with no
+        request in between, so the handler call marks the plan's place in the log."""
+        self._plan_starts[uid_of(request.parent) or ""] = (
+            len(self.server.requests), self.loop.time()
+        )
+
+    def _record_plan(self, plan: Plan, result: ExecutionResult) -> None:
+        """The runtime's ``on_plan`` hook: record every plan that had actions."""
+        if not plan.actions:
+            return
+        index, at = self._plan_starts.get(
+            plan.parent.uid or "", (len(self.server.requests), self.loop.time())
+        )
+        self._count_writing_plan(plan)
+        self.trace.plans.append(
+            PlanRecord(
+                step=self._step,
+                time=round(at, 6),
+                request_index=index,
+                parent=(plan.parent.namespace or "", plan.parent.name),
+                parent_uid=plan.parent.uid,
+                text=str(plan),
+                actions=len(plan.actions),
+                failures=tuple(f.message for f in result.failures),
+                conflict=result.conflict,
+            )
+        )
+
+    def _count_writing_plan(self, plan: Plan) -> None:
+        """Raise the alarm when one parent needs more than ``step_limit`` plans that write
+        during one step: with time moving (backoff, resyncs) that is still a loop."""
+        count = self._writing_plans.get(plan.parent.uid, 0) + 1
+        self._writing_plans[plan.parent.uid] = count
+        if count > self.step_limit:
+            where = f"{plan.parent.namespace}/{plan.parent.name}".lstrip("/")
+            self.handler.raise_alarm(
+                f"parent {where} needed {count} plans that write during {self._where()}: "
+                "the operator never goes quiet"
+            )
+
+    async def stop(self) -> None:
+        """Stop the operator (idempotent); a crash of its task is re-raised."""
+        operator, task = self.operator, self._task
+        self.operator, self._task = None, None
+        if operator is None or task is None:
+            return
+        await operator.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def restart(self) -> None:
+        """Stop the operator and start a fresh one: memo, caches and queue are lost."""
+        await self.stop()
+        await self._start_operator()
+
+    # -- guarded waiting ---------------------------------------------------------------
+
+    async def guard(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` unless the hot-loop alarm goes off or the operator dies."""
+        main = asyncio.ensure_future(awaitable)
+        alarm = asyncio.ensure_future(self.handler.alarm.wait())
+        watched: set[asyncio.Future[Any]] = {main, alarm}
+        if self._task is not None:
+            watched.add(self._task)
+        try:
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            alarm.cancel()
+        if main in done:
+            return main.result()
+        main.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await main
+        if self.handler.alarm.is_set():
+            raise HotLoop(self.handler.alarm_message)
+        task = self._task
+        exc = task.exception() if task is not None and not task.cancelled() else None
+        raise OperatorCrashed(f"the operator stopped running during {self._where()}") from exc
+
+    def _where(self) -> str:
+        if 0 <= self._step < len(self.scenario.steps):
+            return f"step {self._step + 1}"
+        return "the final settle" if self._step >= 0 else "start-up"
+
+    # -- settling ----------------------------------------------------------------------
+
+    async def settle(self, quiet: float = 0.05) -> None:
+        """Wait until the operator's queue is idle and the fake's controllers settled, and
+        nothing more happened for ``quiet`` seconds of clock time (watch events of the last
+        writes arrive just after them). Delayed retries and resyncs are not waited for."""
+        await self.guard(self._settle(quiet))
+
+    async def _settle(self, quiet: float) -> None:
+        while True:
+            operator = self.operator
+            if operator is None:
+                await self.server.settle()
+                return
+            await operator.wait_synced()
+            await self.server.settle()
+            await operator.queue.wait_idle()
+            calls, rv = self.handler.total, self.server.resource_version
+            await asyncio.sleep(quiet)
+            await self.server.settle()
+            if (
+                operator.queue.is_idle()
+                and calls == self.handler.total
+                and rv == self.server.resource_version
+            ):
+                return
+
+    def _horizon(self) -> float:
+        """Long enough for every pending retry: backoff, watch reconnect, stalled watch."""
+        s = self.settings
+        return (
+            max(
+                s.backoff_cap * (1 + s.backoff_jitter),
+                s.watch_backoff_cap * 1.5,
+                s.watch_inactivity_timeout,
+            )
+            + 1.0
+        )
+
+    async def settle_fully(self, max_rounds: int = 5) -> None:
+        """Remove every fault, then settle and wait out pending retries until a whole
+        retry horizon passes without the operator writing anything."""
+        self.server.faults.clear()
+        await self.settle()
+        for _ in range(max_rounds):
+            mark = len(self.server.requests)
+            await self.guard(asyncio.sleep(self._horizon()))
+            await self.settle()
+            if not self._operator_writes(mark):
+                return
+        raise HotLoop(
+            f"the operator was still writing after {max_rounds} rounds of "
+            f"{self._horizon():g}s with no fault injected: it never goes quiet"
+        )
+
+    def _operator_writes(self, since: int) -> list[WriteRecord]:
+        return [
+            w
+            for w in self.writes(since)
+            if w.actor == "operator" and w.resource != "events"
+        ]
+
+    async def resync_writes(self) -> list[WriteRecord]:
+        """Sync every parent once more (a full resync) and return the operator's writes."""
+        operator = self.operator
+        if operator is None:
+            raise RuntimeError("the operator is not running")
+        await self.settle()
+        mark = len(self.server.requests)
+        self.trace.quiet_since = mark
+        operator.resync_all()
+        await self.settle()
+        return self._operator_writes(mark)
+
+    # -- steps -------------------------------------------------------------------------
+
+    def begin(self, index: int, description: str) -> None:
+        """Mark the start of step ``index`` in the trace."""
+        self._step = index
+        self._writing_plans.clear()
+        self.trace.steps.append(
+            StepRecord(index, description, round(self.loop.time(), 6), len(self.server.requests))
+        )
+
+    def _outcome(self, outcome: str, **changes: Any) -> None:
+        last = self.trace.steps[-1]
+        self.trace.steps[-1] = attrs.evolve(last, outcome=outcome, **changes)
+
+    async def apply(self, index: int, step: sc.Step) -> None:
+        """Run one scenario step (its effects on the operator are not waited for)."""
+        self.begin(index, step.describe())
+        try:
+            await self._apply(step)
+        except ApiError as exc:
+            self._outcome(_describe_error(exc))
+
+    async def _apply(self, step: sc.Step) -> None:
+        parent = self.config.parent
+        if isinstance(step, sc.CreateParent):
+            obj = {
+                "apiVersion": parent.api_version,
+                "kind": parent.kind,
+                "metadata": {"name": step.name, **self._ns_field(parent, step.namespace)},
+                "spec": step.spec,
+            }
+            created = await self.client.create(parent, obj)
+            self._outcome("ok", parent_uid=uid_of(created))
+        elif isinstance(step, sc.PatchParent):
+            ns = self._ns(parent, step.namespace)
+            await self.client.patch(parent, step.name, step.patch, namespace=ns)
+        elif isinstance(step, sc.DeleteParent):
+            await self._delete_parent(step)
+        elif isinstance(step, sc.EditChild):
+            type_ = self.resolve(step.type_key)
+            ns = self._ns(type_, step.namespace)
+            await self.client.patch(type_, step.name, step.patch, namespace=ns)
+        elif isinstance(step, sc.DeleteChild):
+            await self._delete_child(step)
+        elif isinstance(step, sc.CreateForeign):
+            await self._create_foreign(step)
+        elif isinstance(step, sc.InjectFault):
+            fault = sc.fault_for(step.fault, self.types)
+            if fault is None:
+                self.server.truncate_event_log()
+            else:
+                self.server.faults.add(fault)
+        elif isinstance(step, sc.Advance):
+            await self.guard(asyncio.sleep(step.seconds))
+        elif isinstance(step, sc.RestartOperator):
+            await self.restart()
+        elif isinstance(step, sc.Settle):
+            await self.settle()
+        else:  # pragma: no cover - Scenario validates its steps
+            raise TypeError(f"not a scenario step: {step!r}")
+
+    def resolve(self, key: str) -> K8sType:
+        return sc.resolve_type(key, self.types)
+
+    def _ns(self, type_: K8sType, namespace: str | None) -> str | None:
+        return (namespace or "default") if type_.namespaced else None
+
+    def _ns_field(self, type_: K8sType, namespace: str | None) -> dict[str, str]:
+        ns = self._ns(type_, namespace)
+        return {"namespace": ns} if ns else {}
+
+    def _stored(self, type_: K8sType, name: str, namespace: str | None) -> RawObject | None:
+        return self.server.get_object(type_.api_version, type_.plural, name, namespace)
+
+    async def _delete_parent(self, step: sc.DeleteParent) -> None:
+        parent = self.config.parent
+        ns = self._ns(parent, step.namespace)
+        before = self._stored(parent, step.name, ns)
+        await self.client.delete(parent, step.name, ns)
+        had = before is not None and self.config.finalizer in finalizers_of(before)
+        self._outcome(
+            "ok", parent_uid=uid_of(before) if before else None, parent_had_finalizer=had
+        )
+
+    async def _delete_child(self, step: sc.DeleteChild) -> None:
+        type_ = self.resolve(step.type_key)
+        ns = self._ns(type_, step.namespace)
+        before = self._stored(type_, step.name, ns)
+        index = len(self.server.requests)
+        await self.client.delete(type_, step.name, ns)
+        uid = uid_of(before) if before else None
+        for watched in self._watched:
+            if watched.record.uid == uid and watched.record.until is None:
+                watched.record = attrs.evolve(watched.record, until=index)
+
+    async def _create_foreign(self, step: sc.CreateForeign) -> None:
+        obj = dict(step.obj)
+        type_ = self.resolve(f"{obj['apiVersion']}/{obj['kind']}")
+        meta = dict(obj["metadata"])
+        if type_.namespaced:
+            meta.setdefault("namespace", "default")
+        obj["metadata"] = meta
+        index = len(self.server.requests)
+        created = await self.client.create(type_, obj)
+        self._watch_foreign(type_, created, since=index, origin=f"step {self._step + 1}")
+
+    def _watch_foreign(self, type_: K8sType, obj: RawObject, *, since: int, origin: str) -> None:
+        meta = obj.get("metadata") or {}
+        record = ForeignObject(
+            resource=type_.plural,
+            namespace=meta.get("namespace") or None,
+            name=meta.get("name") or "",
+            uid=meta.get("uid") or "",
+            since=since,
+            origin=origin,
+        )
+        self._watched.append(_Watched(type_, record))
+
+    # -- results -----------------------------------------------------------------------
+
+    def writes(self, since: int = 0) -> list[WriteRecord]:
+        """Write requests from the fake's log, from index ``since`` on."""
+        steps = self.trace.steps
+        out: list[WriteRecord] = []
+        step_index = -1
+        starts = [s.request_index for s in steps]
+        cursor = 0
+        for index, record in enumerate(self.server.requests[since:], start=since):
+            while cursor < len(starts) and starts[cursor] <= index:
+                step_index = steps[cursor].index
+                cursor += 1
+            if record.verb not in WRITE_VERBS:
+                continue
+            actor = {OPERATOR_USER: "operator", SCENARIO_USER: "user"}.get(
+                record.user, record.user
+            )
+            out.append(
+                WriteRecord(
+                    step=step_index,
+                    time=_virtual_seconds(record.time),
+                    request_index=index,
+                    actor=actor,
+                    method=record.method,
+                    verb=record.verb,
+                    resource=record.resource,
+                    namespace=record.namespace,
+                    name=record.name,
+                    subresource=record.subresource,
+                    status=record.status,
+                )
+            )
+        return out
+
+    def state(self) -> ClusterState:
+        """The operator's parents and the objects of its child types, now."""
+        return ClusterState.capture(self.server, self.config, round(self.loop.time(), 6))
+
+    def finish_trace(self) -> Trace:
+        """Fill in what is read at the end: the writes, the foreign objects, the state."""
+        trace = self.trace
+        trace.writes = self.writes()
+        trace.foreign = [w.record for w in self._watched]
+        trace.syncs = self.handler.total
+        trace.final = self.state()
+        return trace
+
