@@ -14,4 +14,5 @@ COMMANDS: dict[str, str] = {
     "crd": "kubeplan.commands.crd",
     "manifests": "kubeplan.commands.manifests",
     "fake-apiserver": "kubeplan.commands.fake_apiserver",
+    "kube-apiserver": "kubeplan.commands.kube_apiserver",
 }
