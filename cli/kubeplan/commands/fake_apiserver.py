@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
 HELP = "run the in-memory fake Kubernetes API server (for kubectl and tests)"
@@ -43,44 +42,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="context name in the kubeconfig (default: %(default)s)")
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    from kubeplan.adapters.gctuning import FreezeWhileBusy
-    from kubeplan.testkit.apiserver import FakeApiServer
-    from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        async with FakeApiServer() as server, FakeApiHttpServer(
-            server, host=args.host, port=args.port, token=args.token
-        ) as http:
-            path = write_kubeconfig(args.kubeconfig, http.url, args.token, args.context)
-            print(f"kubeplan fake-apiserver serving at {http.url} (kubeconfig: {path})",
-                  flush=True)
-            # commits are the store's growth: keep it out of the collector's way in bursts
-            collector = asyncio.create_task(FreezeWhileBusy(lambda: server.store.rv).run())
-            try:
-                await stop.wait()
-            finally:
-                collector.cancel()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"kubeplan fake-apiserver: --port must be 0-65535, not {args.port}",
               file=sys.stderr)
         return 2
     from kubeplan.adapters.gctuning import tune_gc
+    from kubeplan.testkit.apiserver.serve import serve
 
     tune_gc()  # the store is one large JSON cache, like an operator's
     try:
-        return asyncio.run(_serve(args))
+        return asyncio.run(serve(args.host, args.port, args.kubeconfig, args.token,
+                                 args.context))
     except OSError as exc:
         print(f"kubeplan fake-apiserver: cannot serve on {args.host}:{args.port}: {exc}",
               file=sys.stderr)

@@ -10,7 +10,13 @@ Fixtures:
   ``apply_parent``, ``delete_parent``, ``settle()``, ``children()``, ``parent()``,
   ``resync_writes()`` and ``stop()``; every harness is stopped after the test;
 - ``kubeplan_scenario``: ``trace = kubeplan_scenario(definition, scenario_or_yaml)`` runs
-  a scenario in virtual time and asserts every invariant (in a synchronous test).
+  a scenario in virtual time and asserts every invariant (in a synchronous test);
+- ``kube_apiserver``: a ``KubeEndpoint`` (url, kubeconfig, admin ``request()``, a fresh
+  ``namespace``) for a test that must hold on either server. ``--kube-apiserver=fake``
+  (the default) gives kubeplan's fake in its own process, ``real`` a real
+  kube-apiserver with its controller manager (``kubeplan.testkit.realkube``), ``both``
+  runs each such test once per server. Both servers are started once per session;
+  ``real_kube_apiserver`` is the real one alone (skipped where it cannot be had).
 
 The async fixtures need pytest-asyncio (kubeplan's ``test`` extra); without it the plugin
 still loads, so installing kubeplan never breaks an unrelated pytest run.
@@ -32,6 +38,7 @@ from kubeplan.core.crd import crd_of
 from kubeplan.core.objects import uid_of
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
 from kubeplan.testkit.apiserver.server import FakeApiServer
+from kubeplan.testkit.endpoint import KubeEndpoint
 from kubeplan.testkit.scenario import Scenario
 from kubeplan.testkit.simulation import Simulation, as_definition, install_crd
 from kubeplan.testkit.trace import ClusterState, Trace, WriteRecord
@@ -47,8 +54,10 @@ __all__ = [
     "OperatorHarness",
     "fake_apiserver",
     "fake_apiserver_http",
+    "kube_apiserver",
     "kubeplan_scenario",
     "operator_harness",
+    "real_kube_apiserver",
 ]
 
 RawObject = dict[str, Any]
@@ -233,3 +242,109 @@ def kubeplan_scenario() -> Iterator[Callable[..., Trace]]:
         return run_scenario(operator, loaded, **options)
 
     yield run
+
+
+# -- either server: the fake in its own process, or a real kube-apiserver ---------------
+
+SERVER_CHOICES = ("fake", "real", "both")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kubeplan")
+    group.addoption(
+        "--kube-apiserver", choices=SERVER_CHOICES, default="fake",
+        help="which API server the kube_apiserver fixture gives: kubeplan's fake "
+             "(default), a real kube-apiserver built from Go modules, or both")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_server: runs on a real kube-apiserver (fixture real_kube_apiserver)")
+
+
+def selected_servers(config: pytest.Config) -> list[str]:
+    choice = config.getoption("--kube-apiserver", default="fake")
+    return ["fake", "real"] if choice == "both" else [str(choice)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "kube_apiserver" in metafunc.fixturenames:
+        metafunc.parametrize("kube_apiserver", selected_servers(metafunc.config),
+                             indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # a test on the real server alone runs only when the real server was asked for
+    if "real" in selected_servers(config):
+        return
+    skip = pytest.mark.skip(reason="needs the real kube-apiserver: run pytest with "
+                                   "--kube-apiserver=real (or both)")
+    for item in items:
+        if "real_kube_apiserver" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def _fake_apiserver_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeEndpoint]:
+    from kubeplan.testkit.processes import FakeApiServerProcess
+
+    folder = tmp_path_factory.mktemp("fake-apiserver")
+    with FakeApiServerProcess(folder / "kubeconfig") as process:
+        yield KubeEndpoint("fake", process.url, process.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def _real_apiserver_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeEndpoint]:
+    import shutil
+
+    from kubeplan.testkit.realkube import (
+        AssetsUnavailable,
+        RealKubeApiServer,
+        ensure_assets,
+        find_assets,
+    )
+
+    try:
+        if find_assets() is None and shutil.which("go") is None:
+            pytest.skip("no real kube-apiserver: KUBEBUILDER_ASSETS is not set, the cache "
+                        "is empty and there is no `go` on PATH to build one")
+        assets = ensure_assets()
+    except AssetsUnavailable as exc:
+        pytest.fail(f"the real kube-apiserver could not be had: {exc}", pytrace=False)
+    with RealKubeApiServer(assets) as server:
+        assert server.pki is not None and server.kubeconfig is not None
+        yield KubeEndpoint("real", server.url, server.kubeconfig, token=server.token,
+                           ca_file=server.pki.ca_cert)
+        server.check()  # a part that died during the session fails it loudly
+
+
+def _fresh_namespace(endpoint: KubeEndpoint, request: pytest.FixtureRequest) -> Iterator[
+        KubeEndpoint]:
+    import re
+    import secrets
+
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:40].strip("-")
+    name = f"{base}-{secrets.token_hex(3)}"
+    endpoint.request("POST", "/api/v1/namespaces",
+                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    try:
+        yield endpoint.with_namespace(name)
+    finally:
+        with contextlib.suppress(Exception):
+            endpoint.request("DELETE", f"/api/v1/namespaces/{name}", expect=(200, 202, 404))
+
+
+@pytest.fixture
+def real_kube_apiserver(_real_apiserver_session: KubeEndpoint,
+                        request: pytest.FixtureRequest) -> Iterator[KubeEndpoint]:
+    """The session's real kube-apiserver, with a namespace made for this test."""
+    yield from _fresh_namespace(_real_apiserver_session, request)
+
+
+@pytest.fixture
+def kube_apiserver(request: pytest.FixtureRequest) -> Iterator[KubeEndpoint]:
+    """The server ``--kube-apiserver`` chose (``request.param``), with a fresh namespace."""
+    kind = getattr(request, "param", "fake")
+    session = request.getfixturevalue(
+        "_real_apiserver_session" if kind == "real" else "_fake_apiserver_process")
+    yield from _fresh_namespace(session, request)
