@@ -30,7 +30,7 @@ HELP = "run a real kube-apiserver, controller manager and etcd (the reference se
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0,
                         help="port to serve HTTPS on; 0 picks a free one (default: %(default)s)")
-    parser.add_argument("--kubeconfig", required=True, metavar="PATH",
+    parser.add_argument("--kubeconfig", metavar="PATH",
                         help="where to write a kubeconfig pointing at the server")
     parser.add_argument("--assets", default=None, metavar="DIR",
                         help="a folder with kube-apiserver and etcd (and optionally "
@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     name = "kubeplan kube-apiserver"
     if not 0 <= args.port <= 65535:
         print(f"{name}: --port must be 0-65535, not {args.port}", file=sys.stderr)
+        return 2
+    if not args.kubeconfig and not args.build_only:
+        print(f"{name}: --kubeconfig PATH is required (where to write the kubeconfig)",
+              file=sys.stderr)
         return 2
     try:
         assets = ensure_assets(args.assets)
