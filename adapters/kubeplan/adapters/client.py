@@ -24,8 +24,8 @@ instead of repeating a request whose outcome it does not know.
 Transport (``adapters.transport``): for static configurations without a proxy (the fake
 API server, a kubeconfig with a token or client certificates, in-cluster) requests go
 through ``adapters.http1``, a small keep-alive HTTP/1.1 client that costs less than half
-of aiohttp's CPU per request (``bench/transport_bench.py``: 115-130 against 260-320 µs
-per create, JSON included), and aiohttp is never imported. Otherwise (a proxy,
+of aiohttp's CPU per request (``bench/transport_bench.py`` measures both; figures in
+docs/benchmarks.md), and aiohttp is never imported. Otherwise (a proxy,
 kubernetes_asyncio's auth plugins) they go through ``adapters.aiohttp_transport``;
 ``transport="aiohttp"`` forces it. The proxy environment
 (``HTTPS_PROXY``, ``NO_PROXY``) is read once, when the configuration names no proxy.

@@ -1,10 +1,10 @@
 """A small HTTP/1.1 client with a keep-alive pool: kubeplan's transport to the API server.
 
-Why hand-written: through ``KubeClient`` a create against the fake API server costs the
-client 260-320 µs of CPU over aiohttp (its request and response objects, cookie jar,
-tracing, middlewares, timers: none of which the Kubernetes API needs) and 115-130 µs
-over this client, JSON included (``python bench/transport_bench.py``). At 5,000 requests
-to converge 1,000 parents that was a quarter of the operator's CPU. It is used only where it
+Why hand-written: through ``KubeClient`` a request costs the client less than half the CPU
+it costs over aiohttp (whose request and response objects, cookie jar, tracing,
+middlewares and timers the Kubernetes API does not need); ``python
+bench/transport_bench.py`` measures both, docs/benchmarks.md has the figures. In a
+convergence that was a quarter of the operator's CPU. It is used only where it
 covers everything the configuration asks for: ``http``/``https`` (client certificates,
 custom CAs and SNI come with the ``ssl.SSLContext``), bearer tokens (plain headers) and
 no proxy. Everything else (proxies, kubernetes_asyncio's auth plugins) stays on aiohttp.

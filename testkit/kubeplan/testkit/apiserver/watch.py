@@ -100,10 +100,9 @@ async def _let_the_burst_commit() -> None:
     A commit wakes every watch at once, and the requests being served in the same burst
     commit more right after. Read at once, each change goes out in a write (a syscall and
     an HTTP chunk) of its own, to each watcher; after a few turns, one write carries the
-    burst. Measured while an operator converged 1,000 parents: 6,900 writes for 8,000
-    events became 1,600-3,300, and the fake's CPU fell by 15%. No time passes (not even
-    in virtual time): an idle server delivers as promptly as before (change latency p50
-    unchanged at about 7 ms); events and their order are untouched.
+    burst (bench/NOTES.md has the measurement: a fraction of the writes, less CPU). No
+    time passes (not even in virtual time): an idle server delivers as promptly as before;
+    events and their order are untouched.
     """
     for _ in range(_COALESCE_TURNS):
         await asyncio.sleep(0)
