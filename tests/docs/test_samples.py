@@ -49,10 +49,14 @@ def test_the_readme_and_guide_have_runnable_samples() -> None:
 
 def test_the_readme_set_up_commands_are_the_two_documented_ones() -> None:
     text = (ROOT / "README.md").read_text()
-    assert ("python3 -m venv .venv && . .venv/bin/activate && pip install -e . && "
-            "kubeplan demo") in text
-    assert ("python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && "
-            "python -m pytest -q") in text
+    layers = "pip install -e ./core -e ./adapters -e ./testkit"
+    assert ("python3 -m venv .venv && . .venv/bin/activate && "
+            f"{layers} -e . && kubeplan demo") in text
+    assert ("python3 -m venv .venv && . .venv/bin/activate && "
+            f"{layers} -e '.[test]' && python -m pytest -q") in text
+    # every distribution in the checkout is among those the set-up installs
+    distributions = {p.parent.name for p in ROOT.glob("*/pyproject.toml")}
+    assert distributions == {"core", "adapters", "testkit"}
 
 
 def test_the_readme_plan_output_is_what_kubeplan_plan_prints(capsys) -> None:

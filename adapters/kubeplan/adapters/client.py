@@ -73,8 +73,9 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 #: observer of every request: (verb, status code or 0 for a transport failure)
 RequestObserver = Callable[[str, int], None]
 
-#: the HTTP client under a KubeClient: ``auto`` takes ``http1`` wherever it fits
-Transport = Literal["auto", "http1", "aiohttp"]
+#: the HTTP client under a KubeClient: ``auto`` takes ``http1`` wherever it fits; ``given``
+#: is a transport handed to the constructor (``http=``), such as the fake's in-process face
+Transport = Literal["auto", "http1", "aiohttp", "given"]
 
 
 class KubeClient:
@@ -98,6 +99,7 @@ class KubeClient:
         max_retry_after: float = 60.0,
         user_agent: str = "kubeplan",
         transport: Transport = "auto",
+        http: HttpTransport | None = None,
     ) -> None:
         if (api_client is None) == (static is None):
             raise TypeError("KubeClient needs either a kubernetes_asyncio ApiClient or a "
@@ -126,14 +128,18 @@ class KubeClient:
             raise ValueError("transport 'http1' needs a static configuration without a proxy "
                              "(kubernetes_asyncio's auth plugins and proxies go through aiohttp)")
         self._http: HttpTransport
-        if transport != "aiohttp" and http1_fits:
+        self._transport: Transport
+        if http is not None:  # a transport of the caller's (the fake's in-process face)
+            self._http = http
+            self._transport = "given"
+        elif transport != "aiohttp" and http1_fits:
             from kubeplan.adapters.http1 import Http1Transport
 
             assert static is not None
             self._http = Http1Transport(self._host, ssl_context=static.ssl_context(),
                                         server_hostname=static.tls_server_name,
                                         connect_timeout=request_timeout)
-            self._transport: Transport = "http1"
+            self._transport = "http1"
         else:
             from kubeplan.adapters.aiohttp_transport import AiohttpTransport
 
@@ -146,7 +152,7 @@ class KubeClient:
 
     @property
     def transport(self) -> Transport:
-        """Which HTTP client carries the requests: ``http1`` or ``aiohttp``."""
+        """Which HTTP client carries the requests: ``http1``, ``aiohttp`` or ``given``."""
         return self._transport
 
     # -- construction ---------------------------------------------------------------------

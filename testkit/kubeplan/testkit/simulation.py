@@ -107,7 +107,7 @@ def as_definition(operator: Any) -> OperatorDefinition:
 
 async def install_crd(server: FakeApiServer, crd: Mapping[str, Any]) -> None:
     """Create a CRD in the fake (unlogged user ``kube-admin``) and wait until it is served."""
-    client = InProcessClient(server, user="kube-admin")
+    client = InProcessClient(server, user="kube-admin", read_attempts=1, write_attempts=1)
     await client.create(CustomResourceDefinition, dict(crd))
     await server.settle()
 
@@ -153,7 +153,10 @@ class Simulation:
         self.scenario = scenario or sc.Scenario()
         self.settings = settings or SCENARIO_SETTINGS
         self.types = (self.config.parent, *self.config.child_types, *extra_types)
-        self.client = InProcessClient(server, user=SCENARIO_USER, user_agent="scenario/1")
+        # the scenario's own steps are single requests; the operator's client is the
+        # production one, retries included
+        self.client = InProcessClient(server, user=SCENARIO_USER, user_agent="scenario/1",
+                                      read_attempts=1, write_attempts=1)
         self.operator_client = InProcessClient(
             server, user=OPERATOR_USER, user_agent=f"{self.config.field_manager}/testkit"
         )

@@ -152,10 +152,11 @@ class FakeApiServer:
         raise RuntimeError("the emulated controllers did not settle (a write loop?)")
 
     def client(self) -> Any:
-        """An ``ApiClient`` that calls ``handle`` directly (no sockets)."""
+        """A ``KubeClient`` that calls ``handle`` directly (no sockets), one attempt per
+        request: a test calling it sees each answer, faults included, as the server gave it."""
         from kubeplan.testkit.apiserver.inproc import InProcessClient
 
-        return InProcessClient(self)
+        return InProcessClient(self, read_attempts=1, write_attempts=1)
 
     # --- test hooks -------------------------------------------------------------------------
 
