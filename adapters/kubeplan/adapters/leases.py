@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
+from kubeplan.adapters.clock import Clock, SystemClock
 from kubeplan.adapters.errors import NotFound
 from kubeplan.adapters.protocol import ApiClient
 from kubeplan.core.k8s.coordination_v1 import Lease
@@ -34,22 +34,8 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Clock(Protocol):
-    """The current UTC instant and a delay measured on the same clock."""
-
-    def now(self) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class WallClock:
-    """System time and ``asyncio.sleep`` (the production clock)."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
+#: the production clock, under the name leader election has always used
+WallClock = SystemClock
 
 
 class DeadlineExceeded(TimeoutError):

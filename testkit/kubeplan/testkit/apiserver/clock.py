@@ -12,28 +12,10 @@ import asyncio
 import heapq
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
+
+from kubeplan.adapters.clock import Clock, SystemClock
 
 __all__ = ["Clock", "SystemClock", "VirtualClock", "format_time", "parse_time"]
-
-
-@runtime_checkable
-class Clock(Protocol):
-    """What the fake needs of time: the current UTC instant and an awaitable delay."""
-
-    def now(self) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """Wall-clock time and real ``asyncio.sleep``."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 class VirtualClock:
@@ -48,12 +30,16 @@ class VirtualClock:
         start = start or datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
-        self._now = start
+        self._now = self._start = start
         self._timers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
 
     def now(self) -> datetime:
         return self._now
+
+    def monotonic(self) -> float:
+        """Seconds since the clock's start (it only moves on ``advance``)."""
+        return (self._now - self._start).total_seconds()
 
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
