@@ -37,6 +37,7 @@ from kubeplan.adapters.leases import (
     DeadlineExceeded,
     WallClock,
     bounded,
+    check_lease_timing,
     non_empty,
     positive_seconds,
     read_lease,
@@ -68,16 +69,9 @@ class LeaderElectionSettings:
     retry_period: float = attrs.field(default=2.0, validator=positive_seconds)
 
     def __attrs_post_init__(self) -> None:
-        if not self.renew_deadline < self.lease_duration:
-            raise ValueError(
-                f"renew_deadline ({self.renew_deadline}s) must be shorter than lease_duration "
-                f"({self.lease_duration}s): a leader must stop before others may take over"
-            )
-        if not self.retry_period < self.renew_deadline:
-            raise ValueError(
-                f"retry_period ({self.retry_period}s) must be shorter than renew_deadline "
-                f"({self.renew_deadline}s), or a single failed renewal loses the lease"
-            )
+        check_lease_timing(lease_duration=self.lease_duration,
+                           renew_deadline=self.renew_deadline, retry=self.retry_period,
+                           retry_name="retry_period", holder="a leader")
 
 
 Callback = Callable[[], None]

@@ -25,6 +25,7 @@ __all__ = [
     "DeadlineExceeded",
     "WallClock",
     "bounded",
+    "check_lease_timing",
     "non_empty",
     "positive_seconds",
     "read_lease",
@@ -36,6 +37,25 @@ T = TypeVar("T")
 
 #: the production clock, under the name leader election has always used
 WallClock = SystemClock
+
+
+def check_lease_timing(*, lease_duration: float, renew_deadline: float, retry: float,
+                       retry_name: str, holder: str) -> None:
+    """The ordering every Lease protocol needs: retry < renew deadline < lease duration.
+
+    ``holder`` says who must stop before others take over (a leader, a shard member);
+    ``retry_name`` is the settings' name for the retry interval.
+    """
+    if not renew_deadline < lease_duration:
+        raise ValueError(
+            f"renew_deadline ({renew_deadline}s) must be shorter than lease_duration "
+            f"({lease_duration}s): {holder} must stop before others take over"
+        )
+    if not retry < renew_deadline:
+        raise ValueError(
+            f"{retry_name} ({retry}s) must be shorter than renew_deadline "
+            f"({renew_deadline}s), or a single failed renewal loses the lease"
+        )
 
 
 class DeadlineExceeded(TimeoutError):

@@ -38,6 +38,7 @@ from kubeplan.adapters.leases import (
     DeadlineExceeded,
     WallClock,
     bounded,
+    check_lease_timing,
     non_empty,
     positive_seconds,
     reap,
@@ -80,16 +81,9 @@ class ShardSettings:
     gc_after: float | None = 300.0
 
     def __attrs_post_init__(self) -> None:
-        if not self.renew_deadline < self.lease_duration:
-            raise ValueError(
-                f"renew_deadline ({self.renew_deadline}s) must be shorter than lease_duration "
-                f"({self.lease_duration}s): a member must stop before others take its parents"
-            )
-        if not self.renew_period < self.renew_deadline:
-            raise ValueError(
-                f"renew_period ({self.renew_period}s) must be shorter than renew_deadline "
-                f"({self.renew_deadline}s)"
-            )
+        check_lease_timing(lease_duration=self.lease_duration,
+                           renew_deadline=self.renew_deadline, retry=self.renew_period,
+                           retry_name="renew_period", holder="a member")
         if self.gc_after is not None and self.gc_after < self.lease_duration:
             raise ValueError("gc_after must be at least lease_duration (or None)")
 
