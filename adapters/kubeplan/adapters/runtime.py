@@ -651,7 +651,7 @@ class Operator:
         ):
             return  # nothing of ours holds it: garbage collection removes the children
         self.syncs += 1
-        started = time.monotonic()
+        started = self.clock()  # the injected clock: virtual time in the testkit
         outcome = "ok"
         try:
             async with asyncio.timeout(self.settings.sync_timeout):
@@ -663,7 +663,7 @@ class Operator:
             self.queue.add_rate_limited(key)
         finally:
             self.metrics.series(self.metrics.sync_duration, self.config.name).observe(
-                time.monotonic() - started)
+                self.clock() - started)
             self.metrics.series(self.metrics.syncs, self.config.name, outcome).inc()
 
     async def _sync(self, key: Key, parent: RawObject) -> str:
@@ -680,12 +680,13 @@ class Operator:
                 related = self._related_of(key, parent)
             except SelectorError as exc:
                 related_error = exc
+        # one reading of the wall clock per sync: the handler and the planner see one instant
         request = SyncRequest(parent=parent, children=children, finalizing=finalizing,
                               related=related, now=self.wall_clock())
         result = (related_error if related_error is not None
                   else await self._call_handler(request, finalizing))
         plan = make_plan(
-            self.config, request, result, memo=self.memo, now=self.wall_clock(),
+            self.config, request, result, memo=self.memo, now=request.now or self.wall_clock(),
             has_finalize=self.handler.has_finalize,
         )
         if plan.actions:
