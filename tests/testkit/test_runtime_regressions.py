@@ -61,3 +61,20 @@ def test_a_rejected_child_backs_off_with_a_stable_status() -> None:
     assert parent is not None
     synced = next(c for c in parent["status"]["conditions"] if c["type"] == "Synced")
     assert synced["status"] == "False" and "bad:name" in synced["message"]
+
+
+def test_a_parent_deleted_behind_a_stalled_watch_is_dropped_not_rebuilt() -> None:
+    # found by check_operator on the testing guide's operator: the parent was deleted while
+    # the restarted operator's watch stalled; the stale cached parent made every sync
+    # create its child again, the garbage collector deleted it, and each deletion
+    # triggered the next sync at once, with virtual time standing still
+    trace = run_scenario((CONFIG, sync), sc.Scenario(steps=(
+        sc.CreateParent("b", spec={"names": ["one"]}),
+        sc.InjectFault(sc.FaultSpec("watch_stall", seconds=1.0)),
+        sc.RestartOperator(),
+        sc.DeleteParent("b"),
+    )))
+    assert trace.hot_loop is None, trace.hot_loop
+    creates = [w for w in trace.writes if w.actor == "operator" and w.verb == "create"
+               and w.resource == "configmaps"]
+    assert len(creates) <= 2, [(w.time, w.status) for w in creates]

@@ -121,6 +121,9 @@ class ExecutionResult:
     foreign: tuple[tuple[K8sType, RawObject], ...] = ()
     #: the write gate closed mid-plan (leadership or shard lost): nothing more was sent
     aborted: bool = False
+    #: a write to the parent answered 404 for the parent itself: it no longer exists,
+    #: whatever the cache says (a deletion missed behind a stalled watch)
+    parent_gone: bool = False
 
     @property
     def ok(self) -> bool:
@@ -130,6 +133,12 @@ class ExecutionResult:
         for update in self.memo_updates:
             memo = update(memo)
         return memo
+
+
+def _names(exc: NotFound, ref: Any, parent_type: K8sType) -> bool:
+    """The 404 is about the parent object itself (not a missing subresource or type)."""
+    details = (exc.body or {}).get("details") or {}
+    return bool(ref.type == parent_type and details.get("name") == ref.name)
 
 
 def _describe(ref: Any) -> str:
@@ -193,7 +202,7 @@ class Executor:
         return ExecutionResult(
             memo_updates=tuple(run.memo_updates), failures=tuple(run.failures),
             conflict=run.conflict, wrote_children=run.wrote_children, parent=run.parent,
-            foreign=tuple(run.foreign), aborted=run.aborted,
+            foreign=tuple(run.foreign), aborted=run.aborted, parent_gone=run.parent_gone,
         )
 
     def check_gate(self, parent_uid: str | None) -> None:
@@ -258,6 +267,7 @@ class _Run:
         self.foreign: list[tuple[K8sType, RawObject]] = []
         self.wrote_parent = False
         self.aborted = False
+        self.parent_gone = False
         self.done: dict[str, list[str]] = {}  # event reason -> children described
 
     # -- dispatch -------------------------------------------------------------------------
@@ -299,6 +309,8 @@ class _Run:
             self.conflict = True
             result = "conflict"
         except ApiError as exc:
+            if isinstance(exc, NotFound) and _names(exc, action.ref, self.x.config.parent):
+                self.parent_gone = True
             self.fail(action, exc, f"{name}Failed",
                       f"{name.lower()} of {_describe(action.ref)} failed: {exc}")
             uid = getattr(action.ref, "uid", None)

@@ -701,6 +701,15 @@ class Operator:
                 log.exception("%s: on_plan hook failed", self.config.name)
         if executed.aborted:
             return "aborted"  # not ours any more: whoever owns the parent syncs it
+        if executed.parent_gone:
+            # the server says the parent is gone though the cache holds it: forget it until
+            # the watch or a relist says otherwise, or each child the garbage collector
+            # removes would trigger another sync that creates it again
+            for cache in self.parent_caches:
+                cache.observe_deleted(parent)
+            self.queue.forget(key)
+            log.info("%s: %s/%s is gone (the cache was stale); dropped", self.config.name, *key)
+            return "gone"
         for type_, obj in executed.foreign:
             self._foreign.setdefault(key, {})[
                 (type_, objects.namespace_of(obj), objects.name_of(obj) or "")] = obj
