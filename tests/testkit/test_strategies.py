@@ -180,7 +180,10 @@ class TestObjects:
             for i, obj in enumerate(objs):
                 obj = {
                     **obj,
-                    "metadata": {**obj["metadata"], "name": f"{i}-{obj['metadata']['name']}"[:253]},
+                    # cut to the 253-character limit, never ending on a separator (which
+                    # the real server rejects too)
+                    "metadata": {**obj["metadata"],
+                                 "name": f"{i}-{obj['metadata']['name']}"[:253].rstrip("-.")},
                 }
                 request = ApiRequest(
                     "POST",

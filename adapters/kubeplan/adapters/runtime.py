@@ -59,7 +59,7 @@ from kubeplan.core import objects
 from kubeplan.core.config import LABEL_PARENT_UID, OperatorConfig
 from kubeplan.core.handler import HandlerInfo
 from kubeplan.core.memo import ApplyMemo
-from kubeplan.core.plan import Plan
+from kubeplan.core.plan import Create, Plan
 from kubeplan.core.planner import plan as make_plan
 from kubeplan.core.related import RelatedIndex, SelectorError, resolve_selectors
 from kubeplan.core.request import Children, SyncRequest
@@ -243,6 +243,11 @@ class Operator:
         self.health: HealthServer | None = None
         # parent key -> objects holding a child's name without being ours (see _foreign_of)
         self._foreign: dict[Key, dict[tuple[K8sType, str | None, str], RawObject]] = {}
+        # parents we have created children for: creating again means someone deleted
+        # them, which is also how a parent deleted behind a stale cache looks (the garbage
+        # collector removes each child we make), so the parent is confirmed first (one GET
+        # per re-creation; a converging parent creates once)
+        self._created_for: set[Key] = set()
         self.syncs = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self._workers: list[asyncio.Task[Any]] = []
@@ -645,6 +650,7 @@ class Operator:
         """One sync of the parent ``key`` (called by the workers, one at a time per key)."""
         parent = self._parent(key)
         if parent is None:
+            self._created_for.discard(key)
             return
         if objects.is_terminating(parent) and (
             self.config.finalizer not in objects.finalizers_of(parent)
@@ -692,6 +698,20 @@ class Operator:
         if plan.actions:
             log.info("%s: %s/%s: %d actions", self.config.name, *key, len(plan.actions))
             log.debug("%s", plan)
+        creates = any(isinstance(action, Create) for action in plan.actions)
+        if creates and key in self._created_for:
+            live = await self._live_parent(parent)
+            if live is None:
+                return self._drop_gone(key, parent)
+            if objects.resource_version_of(live) != objects.resource_version_of(parent):
+                # the cache is behind (a terminating parent looks alive in it): sync again
+                # from what the server holds
+                for cache in self.parent_caches:
+                    cache.observe(live)
+                self.queue.add(key)
+                return "stale"
+        if creates:
+            self._created_for.add(key)
         executed = await self.executor.execute(plan, parent)
         self.memo = executed.apply_to(self.memo)
         if self.on_plan is not None:
@@ -702,14 +722,7 @@ class Operator:
         if executed.aborted:
             return "aborted"  # not ours any more: whoever owns the parent syncs it
         if executed.parent_gone:
-            # the server says the parent is gone though the cache holds it: forget it until
-            # the watch or a relist says otherwise, or each child the garbage collector
-            # removes would trigger another sync that creates it again
-            for cache in self.parent_caches:
-                cache.observe_deleted(parent)
-            self.queue.forget(key)
-            log.info("%s: %s/%s is gone (the cache was stale); dropped", self.config.name, *key)
-            return "gone"
+            return self._drop_gone(key, parent)
         for type_, obj in executed.foreign:
             self._foreign.setdefault(key, {})[
                 (type_, objects.namespace_of(obj), objects.name_of(obj) or "")] = obj
@@ -730,6 +743,30 @@ class Operator:
         if plan.resync_after:
             self.queue.add_after(key, float(plan.resync_after))
         return "ok"
+
+    async def _live_parent(self, parent: RawObject) -> RawObject | None:
+        """The parent as the server holds it (one GET), None if it is gone or another
+        object now has its name; the cached one when the server cannot tell."""
+        meta = parent.get("metadata") or {}
+        try:
+            live = await self.client.get(self.config.parent, meta.get("name", ""),
+                                         meta.get("namespace"))
+        except NotFound:
+            return None
+        except Exception:  # cannot tell: carry on, the writes will say
+            return parent
+        return live if objects.uid_of(live) == objects.uid_of(parent) else None
+
+    def _drop_gone(self, key: Key, parent: RawObject) -> str:
+        """The server says the parent is gone though the cache holds it: forget it until
+        the watch or a relist says otherwise, or each child the garbage collector removes
+        would trigger another sync that creates it again."""
+        for cache in self.parent_caches:
+            cache.observe_deleted(parent)
+        self.queue.forget(key)
+        self._created_for.discard(key)
+        log.info("%s: %s/%s is gone (the cache was stale); dropped", self.config.name, *key)
+        return "gone"
 
     async def _foreign_of(self, key: Key) -> list[tuple[K8sType, RawObject]]:
         """Objects that held one of this parent's child names without being ours, read
