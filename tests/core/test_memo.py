@@ -87,3 +87,11 @@ def test_a_written_childs_digest_is_computed_once_when_first_needed() -> None:
         entry.resource_version = "6"  # type: ignore[misc]
     with pytest.raises(TypeError, match="either its digest or the written object"):
         MemoEntry("h", "1")
+
+
+def test_an_entrys_equality_and_hash_stay_when_its_digest_is_computed() -> None:
+    entry = ApplyMemo.empty().record_write(sent(), written())["u1"]
+    twin = MemoEntry("h1", "5", applied_digest(sent(), written()))
+    before = (entry == twin, hash(entry), entry in {twin})
+    entry.digest(sent())
+    assert (entry == twin, hash(entry), entry in {twin}) == before == (True, hash(twin), True)

@@ -25,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import attrs
 import immutables
+from attrs.exceptions import FrozenInstanceError
 
 from kubeplan.core.compare import applied_digest
 from kubeplan.core.config import ANNOTATION_DESIRED_HASH
@@ -34,6 +36,7 @@ from kubeplan.core.objects import annotations_of, resource_version_of, uid_of
 __all__ = ["ApplyMemo", "MemoEntry"]
 
 
+@attrs.frozen(repr=False)
 class MemoEntry:
     """Our last write to one child: the desired hash we sent, the resourceVersion it produced and
     the digest of the written values at the paths we set.
@@ -45,19 +48,23 @@ class MemoEntry:
     matches. Computing it at every write was 8% of an operator's CPU while 1,000 parents
     converged, for children most of which nobody else ever writes. Keeping the desired object
     instead would have kept a second copy of every child alive.
+
+    Two entries are equal when their desired hash and resourceVersion are: for one child those
+    name what we sent and the state the server stored, so they fix the digest too. The digest
+    and the written object are derived values, left out of equality and hashing, so an entry
+    stays equal to itself before and after its digest is computed.
     """
 
-    __slots__ = ("_digest", "_written", "desired_hash", "resource_version")
+    desired_hash: str
+    resource_version: str | None
+    # the digest, computed on first use from _written when not given; both are a cache
+    _digest: str | None = attrs.field(default=None, alias="applied_digest", eq=False)
+    _written: Mapping[str, Any] | None = attrs.field(
+        default=None, alias="written", kw_only=True, eq=False)
 
-    def __init__(self, desired_hash: str, resource_version: str | None,
-                 applied_digest: str | None = None, *,
-                 written: Mapping[str, Any] | None = None) -> None:
-        if (applied_digest is None) == (written is None):
+    def __attrs_post_init__(self) -> None:
+        if (self._digest is None) == (self._written is None):
             raise TypeError("a MemoEntry needs either its digest or the written object")
-        object.__setattr__(self, "desired_hash", desired_hash)
-        object.__setattr__(self, "resource_version", resource_version)
-        object.__setattr__(self, "_digest", applied_digest)
-        object.__setattr__(self, "_written", written)
 
     @property
     def applied_digest(self) -> str | None:
@@ -67,29 +74,29 @@ class MemoEntry:
     def digest(self, desired: Mapping[str, Any]) -> str:
         """``applied_digest(desired, written)``: ``desired`` is the stamped desired object whose
         hash is ``desired_hash`` (only the first call's is used)."""
-        if self._digest is None:
-            object.__setattr__(self, "_digest", applied_digest(desired, self._written))
+        digest = self._digest
+        if digest is None:
+            digest = applied_digest(desired, self._written)
+            # filling the cache, which equality and hashing leave out
+            object.__setattr__(self, "_digest", digest)
             object.__setattr__(self, "_written", None)  # let the object go
-        return self._digest  # type: ignore[return-value]
-
-    def __eq__(self, other: object) -> bool:
-        """Equal hash, resourceVersion and digest, or, while a digest is not computed yet,
-        equal written objects (from which equal desired objects give equal digests)."""
-        if not isinstance(other, MemoEntry):
-            return NotImplemented
-        return (self.desired_hash, self.resource_version, self._digest, self._written) == (
-            other.desired_hash, other.resource_version, other._digest, other._written)
-
-    def __hash__(self) -> int:
-        return hash((self.desired_hash, self.resource_version))
+        return digest
 
     def __repr__(self) -> str:
         digest = self._digest if self._digest is not None else "(when first needed)"
         return (f"MemoEntry(desired_hash={self.desired_hash!r}, "
                 f"resource_version={self.resource_version!r}, applied_digest={digest!r})")
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"MemoEntry is immutable: cannot set {name}")
+
+def _refuse_assignment(self: object, name: str, value: object) -> None:
+    error = FrozenInstanceError()
+    error.msg = f"{type(self).__name__} is immutable: cannot set {name}"
+    error.args = (error.msg,)
+    raise error
+
+
+# attrs's own refusal says only "can't set attribute"; this one names the class and field
+type.__setattr__(MemoEntry, "__setattr__", _refuse_assignment)
 
 
 class ApplyMemo(Mapping[str, MemoEntry]):
@@ -110,7 +117,7 @@ class ApplyMemo(Mapping[str, MemoEntry]):
     def empty(cls) -> ApplyMemo:
         return _EMPTY
 
-    def get(self, uid: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, uid: str, default: Any = None) -> Any:
         return self._map.get(uid, default)
 
     def __getitem__(self, uid: str) -> MemoEntry:
