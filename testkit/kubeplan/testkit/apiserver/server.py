@@ -32,6 +32,7 @@ from kubeplan.testkit.apiserver.dispatch import (
     watch_spec,
 )
 from kubeplan.testkit.apiserver.faults import Fault, FaultInjector
+from kubeplan.testkit.apiserver.inproc import InProcessClient
 from kubeplan.testkit.apiserver.registry import Registry, ResourceInfo
 from kubeplan.testkit.apiserver.request import ApiRequest, ApiResponse, RequestRecord
 from kubeplan.testkit.apiserver.store import Obj, Store
@@ -151,11 +152,9 @@ class FakeApiServer:
                 quiet = 0
         raise RuntimeError("the emulated controllers did not settle (a write loop?)")
 
-    def client(self) -> Any:
+    def client(self) -> InProcessClient:
         """A ``KubeClient`` that calls ``handle`` directly (no sockets), one attempt per
         request: a test calling it sees each answer, faults included, as the server gave it."""
-        from kubeplan.testkit.apiserver.inproc import InProcessClient
-
         return InProcessClient(self, read_attempts=1, write_attempts=1)
 
     # --- test hooks -------------------------------------------------------------------------
