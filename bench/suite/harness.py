@@ -1,16 +1,17 @@
 """The benchmark harness: processes, their /proc figures, the server's request counters,
-and an observer that watches the fake API server the way a user would check the result.
+and an observer that watches the API server the way a user would check the result.
 
-Every process is measured from the outside, so kubeplan and kopf are held to the same
-ruler:
+Every process is measured from the outside, so kubeplan, kopf and controller-runtime
+are held to the same ruler:
 
-* ``FakeApiProcess``: ``kubeplan fake-apiserver --port 0`` in its own process (one
-  fresh per run), bound to 127.0.0.1; its own CPU time is read from ``/proc`` so its
-  cost can be reported apart from the operator's;
-* ``OperatorProcess``: the operator under test (kubeplan or ``kopf run``), CPU time
-  and peak RSS (``VmHWM``) from ``/proc``;
+* ``ApiServerProcess``: ``kubeplan fake-apiserver --port 0`` or ``kubeplan
+  kube-apiserver --port 0`` (etcd, kube-apiserver and kube-controller-manager) in its
+  own process tree (one fresh per run), bound to 127.0.0.1; its CPU time is read from
+  ``/proc`` so its cost can be reported apart from the operator's;
+* ``OperatorProcess``: the operator under test (kubeplan, ``kopf run`` or the
+  controller-runtime peer in Go), CPU time and peak RSS (``VmHWM``) from ``/proc``;
 * requests are counted by the server (``apiserver_request_total`` on ``/metrics``),
-  not by the client, so both frameworks are counted the same way;
+  not by the client, so every framework is counted the same way;
 * ``Observer``: list+watch of the children and the parents from the harness, with the
   time each child and each status was first seen.
 
@@ -20,11 +21,13 @@ Every process is stopped by its own pid (SIGTERM, then SIGKILL after a grace per
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import os
 import re
 import signal
+import ssl
 import sys
 import tempfile
 import time
@@ -34,6 +37,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import workload
@@ -115,52 +119,185 @@ async def _stop_process(proc: asyncio.subprocess.Process, grace: float = 10.0) -
         await proc.wait()
 
 
-class FakeApiProcess:
-    """A fresh ``kubeplan fake-apiserver`` in its own process, with a kubeconfig."""
+SERVER_KINDS = ("fake", "real")
+_SERVING = re.compile(r"serving at (https?://\S+)")
+_DISPATCHED = "apiserver_flowcontrol_dispatched_requests_total{"
+_OPERATOR_SA = "kubeplan-bench-operator"
+#: API priority and fairness verbs -> the verb labels of ``apiserver_request_total``
+#: (``patch`` is split into PATCH and APPLY in ``request_counts``; ``watch`` not counted)
+_APF_VERBS = {"get": "GET", "list": "LIST", "create": "POST", "update": "PUT",
+              "patch": "PATCH", "delete": "DELETE", "deletecollection": "DELETECOLLECTION"}
+#: what the benchmark's operators use (anything else is counted as resource "other")
+_COUNTED_RESOURCES = ("deployments", "services", "configmaps", "trios", "trios/status",
+                      "events")
 
-    def __init__(self) -> None:
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (``/proc/*/stat``: parent pids)."""
+    parents: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parents[int(stat[stat.rindex(")") + 2:].split()[1])].append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(parents.get(current, ()))
+    return out
+
+
+def _process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return str(pid)
+
+
+def kube_apiserver_available() -> str | None:
+    """None when ``kubeplan kube-apiserver`` can run here, else why not (its binaries
+    are found or built by ``--build-only``, which can take minutes the first time)."""
+    import subprocess
+
+    command = [sys.executable, "-c", _CLI, "kube-apiserver"]
+    try:
+        helped = subprocess.run([*command, "--help"], capture_output=True, text=True,
+                                timeout=60, check=False)
+        if helped.returncode != 0:
+            return "`kubeplan kube-apiserver` does not exist here: " + (
+                helped.stderr.strip().splitlines() or ["(no output)"])[-1]
+        built = subprocess.run([*command, "--build-only"], capture_output=True, text=True,
+                               timeout=1800, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"`kubeplan kube-apiserver` did not answer: {exc}"
+    if built.returncode != 0:
+        return "`kubeplan kube-apiserver --build-only` failed: " + (
+            built.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return None
+
+
+_CLI = "import sys; from kubeplan.cli import main; sys.exit(main())"
+
+
+def _credentials(kubeconfig: Path) -> tuple[ssl.SSLContext | None, str | None]:
+    """The current context's certificate authority (as an SSL context) and bearer
+    token, from a kubeconfig (paths relative to the kubeconfig's folder)."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    name = config.get("current-context")
+    context = next(c["context"] for c in config["contexts"] if c["name"] == name)
+    cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+    user = next((u["user"] for u in config.get("users") or () if u["name"] == context.get(
+        "user")), {})
+    ctx = None
+    if cluster.get("certificate-authority-data"):
+        ctx = ssl.create_default_context(cadata=base64.b64decode(
+            cluster["certificate-authority-data"]).decode())
+    elif cluster.get("certificate-authority"):
+        ctx = ssl.create_default_context(cafile=str(
+            kubeconfig.parent / cluster["certificate-authority"]))
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        token = (kubeconfig.parent / user["tokenFile"]).read_text().strip()
+    return ctx, token
+
+
+class ApiServerProcess:
+    """A fresh API server in its own process, with a kubeconfig pointing at it.
+
+    ``kind="fake"``: ``kubeplan fake-apiserver`` (one Python process, plain HTTP).
+    ``kind="real"``: ``kubeplan kube-apiserver``: etcd, kube-apiserver and
+    kube-controller-manager below one supervising process, HTTPS; the harness's own
+    session then trusts the kubeconfig's certificate authority and sends its bearer
+    token (``/metrics`` needs it too). ``cpu()`` is the CPU of the whole process tree
+    (for the fake, the one process); ``cpu_parts()`` splits it by process name.
+    """
+
+    def __init__(self, kind: str = "fake") -> None:
+        if kind not in SERVER_KINDS:
+            raise ValueError(f"server kind {kind!r}: not one of {SERVER_KINDS}")
+        self.kind = kind
         self.dir = tempfile.TemporaryDirectory(prefix="kubeplan-bench-")
         self.kubeconfig = Path(self.dir.name) / "kubeconfig"
         self.proc: asyncio.subprocess.Process | None = None
         self.url = ""
         self.session: aiohttp.ClientSession | None = None
+        self.pids: list[int] = []
+        #: the kubeconfig operators run with: the harness's own on the fake; on the real
+        #: server a service account of its own, so that its requests can be told apart
+        self.operator_kubeconfig = self.kubeconfig
+        #: whether ``request_counts`` includes the harness's own requests (the fake
+        #: counts every client; the real server's counts are the operator's only)
+        self.counts_harness = kind == "fake"
+        self._schemas: dict[str, tuple[str, str, str]] = {}
+        #: real server: every client's resource requests but watches, at the last
+        #: ``request_counts`` (``until_idle(cluster=True)``)
+        self.cluster_total = 0
 
     @property
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
 
-    async def __aenter__(self) -> FakeApiProcess:
+    def command(self) -> list[str]:
+        if self.kind == "fake":
+            return [*_profiled("fake-apiserver"), sys.executable, "-c", _CLI,
+                    "fake-apiserver", "--host", "127.0.0.1", "--port", "0",
+                    "--kubeconfig", str(self.kubeconfig)]
+        return [sys.executable, "-c", _CLI, "kube-apiserver", "--port", "0",
+                "--kubeconfig", str(self.kubeconfig)]
+
+    async def __aenter__(self) -> ApiServerProcess:
+        log = (Path(self.dir.name) / f"{self.kind}-apiserver.log").open("ab")
         self.proc = await asyncio.create_subprocess_exec(
-            *_profiled("fake-apiserver"), sys.executable, "-c",
-            "import sys; from kubeplan.cli import main; sys.exit(main())",
-            "fake-apiserver", "--host", "127.0.0.1", "--port", "0",
-            "--kubeconfig", str(self.kubeconfig),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            *self.command(), stdout=asyncio.subprocess.PIPE, stderr=log,
             start_new_session=True,
         )
+        log.close()
         assert self.proc.stdout is not None
-        match = None
-        for _ in range(5):  # py-spy, when profiling, prints a line first
-            line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
-            match = re.search(r"serving at (http://\S+)", line.decode())
-            if match or not line:
-                break
+        match, line = None, b""
+        timeout = 30 if self.kind == "fake" else 180  # etcd, apiserver, controllers
+        try:
+            for _ in range(5):  # py-spy, when profiling, prints a line first
+                line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+                match = _SERVING.search(line.decode())
+                if match or not line:
+                    break
+        except TimeoutError:
+            pass
         if not match:
             await _stop_process(self.proc)
-            raise RuntimeError(f"fake-apiserver did not start: {line!r}")
+            tail = (Path(self.dir.name) / f"{self.kind}-apiserver.log").read_text(
+                errors="replace")[-1500:]
+            raise RuntimeError(f"{self.kind} API server did not start: {line!r}\n{tail}")
         self.url = match.group(1)
+        headers = {"User-Agent": "kubeplan-bench-harness"}
+        ssl: Any = None
+        if self.kind == "real":
+            ssl, token = _credentials(self.kubeconfig)
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
         self.session = aiohttp.ClientSession(
-            base_url=self.url, connector=aiohttp.TCPConnector(limit=64),
-            headers={"User-Agent": "kubeplan-bench-harness"},
+            base_url=self.url, connector=aiohttp.TCPConnector(limit=64, ssl=ssl),
+            headers=headers,
         )
+        self.pids = _descendants(self.proc.pid)
+        if self.kind == "real":
+            try:
+                await self._operator_identity()
+            except BaseException:
+                await self.__aexit__(None, None, None)
+                raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self.session is not None:
             await self.session.close()
         if self.proc is not None:
-            await _stop_process(self.proc)
+            await _stop_process(self.proc, grace=30.0)
         self.dir.cleanup()
 
     async def request(self, method: str, path: str, body: Any = None,
@@ -176,35 +313,157 @@ class FakeApiProcess:
             return orjson.loads(payload) if payload else {}
 
     async def request_counts(self) -> collections.Counter[tuple[str, str, str]]:
-        """(verb, resource, subresource) -> requests served so far (``/metrics``)."""
+        """(verb, resource, subresource) -> requests served so far (``/metrics``).
+
+        Fake: ``apiserver_request_total`` (every client: the operator and the harness).
+        Real: the operator's requests only, from the API priority and fairness counter
+        of the flow schemas ``_operator_identity`` made for it; one schema per verb and
+        resource says which, and of its patches, the server-side applies are
+        ``apiserver_request_total``'s APPLY of that resource (no other client applies).
+        Watches are left out in both (the fake counts them when they end)."""
         assert self.session is not None
         async with self.session.get("/metrics") as resp:
             text = await resp.text()
         counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        if self.kind == "fake":
+            for line in text.splitlines():
+                match = _METRIC.match(line)
+                if match:
+                    labels = dict(_LABEL.findall(match.group("labels")))
+                    if not labels.get("resource"):
+                        continue  # /metrics, /readyz, discovery: the fake counts none
+                    counts[(labels["verb"], labels["resource"], labels["subresource"])] += \
+                        int(match.group("value"))
+            return counts
+        applies: collections.Counter[tuple[str, str]] = collections.Counter()
+        cluster = 0
         for line in text.splitlines():
-            match = _METRIC.match(line)
-            if match:
-                labels = dict(_LABEL.findall(match.group("labels")))
-                counts[(labels["verb"], labels["resource"], labels["subresource"])] += int(
-                    match.group("value"))
-        return counts
+            if line.startswith(_DISPATCHED):
+                labels = dict(_LABEL.findall(line[:line.rindex("}")]))
+                key = self._schemas.get(labels.get("flow_schema", ""))
+                if key is not None:
+                    counts[key] += int(float(line.rsplit(" ", 1)[1]))
+            elif line.startswith("apiserver_request_total{"):
+                if 'resource=""' in line or 'verb="WATCH"' in line:
+                    continue
+                value = int(float(line.rsplit(" ", 1)[1]))
+                cluster += value
+                if 'verb="APPLY"' in line:
+                    labels = dict(_LABEL.findall(line[:line.rindex("}")]))
+                    applies[(labels["resource"], labels["subresource"])] += value
+        self.cluster_total = cluster
+        for (verb, resource, sub), n in list(counts.items()):
+            if verb == "PATCH" and applies.get((resource, sub)):
+                applied = min(n, applies[(resource, sub)])
+                counts[("APPLY", resource, sub)] += applied
+                counts[(verb, resource, sub)] -= applied
+        return +counts
+
+    async def _operator_identity(self) -> None:
+        """A service account (cluster-admin) for the operator under test, its kubeconfig,
+        and flow schemas that count its requests by verb and resource.
+
+        The real server has other clients (kube-controller-manager makes ReplicaSets
+        and Pods for every Deployment, the API server its leases and IP addresses, the
+        harness watches), and ``apiserver_request_total`` has no label saying whose a
+        request is; API priority and fairness counts requests per flow schema, so the
+        operator gets a schema per (verb, resource) it may use, all at the ``exempt``
+        priority level (as unthrottled as the admin the harness and the controllers use)."""
+        ns, sa = workload.NAMESPACE, _OPERATOR_SA
+        await self.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts",
+                           {"apiVersion": "v1", "kind": "ServiceAccount",
+                            "metadata": {"name": sa}})
+        await self.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": sa},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]})
+        granted = await self.request(
+            "POST", f"/api/v1/namespaces/{ns}/serviceaccounts/{sa}/token",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+             "spec": {"expirationSeconds": 4 * 3600}})
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        current = config["current-context"]
+        context = next(c for c in config["contexts"] if c["name"] == current)["context"]
+        config["users"] = [{"name": sa, "user": {"token": granted["status"]["token"]}}]
+        config["contexts"] = [{"name": sa, "context": {**context, "user": sa}}]
+        config["current-context"] = sa
+        self.operator_kubeconfig = Path(self.dir.name) / "operator.kubeconfig"
+        self.operator_kubeconfig.write_text(yaml.safe_dump(config))
+        self.operator_kubeconfig.chmod(0o600)
+
+        subject = {"kind": "ServiceAccount", "serviceAccount": {"name": sa, "namespace": ns}}
+        schemas: list[tuple[str, int, dict[str, Any]]] = []
+        for verb, label in _APF_VERBS.items():
+            for resource in (*_COUNTED_RESOURCES, "*"):
+                name = f"kubeplan-bench-{verb}-{resource.replace('/', '-').replace('*', 'other')}"
+                res, _, sub = resource.partition("/")
+                self._schemas[name] = (label, "other" if res == "*" else res, sub)
+                schemas.append((name, 50 if res != "*" else 60, {"resourceRules": [{
+                    "verbs": [verb], "apiGroups": ["*"], "resources": [resource],
+                    "namespaces": ["*"], "clusterScope": True}]}))
+        schemas.append(("kubeplan-bench-uncounted", 70, {  # watches and discovery
+            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"],
+                               "namespaces": ["*"], "clusterScope": True}],
+            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}]}))
+        for name, precedence, rules in schemas:
+            await self.request("POST", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas", {
+                "apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema",
+                "metadata": {"name": name},
+                "spec": {"priorityLevelConfiguration": {"name": "exempt"},
+                         "matchingPrecedence": precedence,
+                         "rules": [{"subjects": [subject], **rules}]}})
+        await self._await_schemas()
+
+    async def _await_schemas(self) -> None:
+        """Until the server matches the operator's requests to its flow schemas (its
+        configuration controller picks new schemas up after a moment)."""
+        _, token = _credentials(self.operator_kubeconfig)
+        probe = f"/api/v1/namespaces/{workload.NAMESPACE}/configmaps/kubeplan-bench-probe"
+        assert self.session is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            async with self.session.get(probe, headers={"Authorization": f"Bearer {token}"}):
+                pass
+            if (await self.request_counts()).get(("GET", "configmaps", "")):
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError("the operator's flow schemas were not in effect within 60 s")
 
     def cpu(self) -> float:
-        return cpu_seconds(self.pid)
+        """CPU seconds of the server: its process and (real server) its children."""
+        return sum(cpu_seconds(pid) for pid in self.pids or [self.pid])
+
+    def cpu_parts(self) -> dict[str, float]:
+        """CPU seconds by process name (``etcd``, ``kube-apiserver``, ...)."""
+        out: dict[str, float] = collections.Counter()
+        for pid in self.pids or [self.pid]:
+            out[_process_name(pid)] += cpu_seconds(pid)
+        return {name: round(value, 2) for name, value in sorted(out.items())}
 
     # -- the workload -------------------------------------------------------------------
 
     async def install_crd(self) -> None:
-        await self.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                           workload.CRD)
+        """Create the ``Trio`` CRD and wait until it is Established and its collection
+        answers (a real server takes a moment for both; the fake none)."""
+        crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        await self.request("POST", crd_path, workload.CRD)
         assert self.session is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # established and served
-            async with self.session.get(f"/apis/{workload.GROUP}/{workload.VERSION}") as resp:
-                if resp.status == 200:
-                    return
+        name = workload.CRD["metadata"]["name"]
+        collection = (f"/apis/{workload.GROUP}/{workload.VERSION}/namespaces/"
+                      f"{workload.NAMESPACE}/{workload.PLURAL}")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            crd = await self.request("GET", f"{crd_path}/{name}")
+            established = any(c.get("type") == "Established" and c.get("status") == "True"
+                              for c in (crd.get("status") or {}).get("conditions") or ())
+            if established:
+                async with self.session.get(collection) as resp:
+                    if resp.status == 200:
+                        return
             await asyncio.sleep(0.05)
-        raise RuntimeError("the benchmark CRD was not served within 30 s")
+        raise RuntimeError("the benchmark CRD was not established and served within 60 s")
 
     async def create_parents(self, count: int, concurrency: int = 32) -> None:
         path = f"/apis/{workload.GROUP}/{workload.VERSION}/namespaces/{workload.NAMESPACE}/" \
@@ -216,6 +475,83 @@ class FakeApiProcess:
                 await self.request("POST", path, workload.parent(i))
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+# -- the children check ---------------------------------------------------------------
+
+def differences(have: Any, want: Any, path: str = "") -> list[str]:
+    """Where ``have`` (an object as the server holds it) does not contain ``want``:
+    every key of ``want`` must be in ``have`` with an equal value, recursively, and every
+    list as long as ``want``'s; keys only ``have`` has are the server's (defaults,
+    managedFields, status, uid...) and are ignored."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [f"{path or '.'}: {type(have).__name__}, not an object"]
+        out: list[str] = []
+        for key, value in want.items():
+            if key not in have:
+                out.append(f"{path}.{key}: missing")
+            else:
+                out.extend(differences(have[key], value, f"{path}.{key}"))
+        return out
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(have) != len(want):
+            return [f"{path}: {have!r} is not a list of {len(want)}"]
+        return [d for i, (h, w) in enumerate(zip(have, want, strict=True))
+                for d in differences(h, w, f"{path}[{i}]")]
+    return [] if have == want else [f"{path}: {have!r} != {want!r}"]
+
+
+_CHILD_PATHS = {
+    "Deployment": f"/apis/apps/v1/namespaces/{workload.NAMESPACE}/deployments",
+    "Service": f"/api/v1/namespaces/{workload.NAMESPACE}/services",
+    "ConfigMap": f"/api/v1/namespaces/{workload.NAMESPACE}/configmaps",
+}
+
+
+async def check_children(server: ApiServerProcess, parents: int,
+                         sample: int = 20) -> dict[str, Any]:
+    """Compare the children the server holds for ``sample`` parents (spread over all)
+    with what ``workload.children`` builds for them, plus the namespace and a controller
+    owner reference to the parent; the server's own fields are ignored
+    (``differences``). Labels and annotations beyond workload.py's (a framework's
+    bookkeeping, e.g. kubeplan's) and the field managers are reported, not failed."""
+    parents_path = (f"/apis/{workload.GROUP}/{workload.VERSION}/namespaces/"
+                    f"{workload.NAMESPACE}/{workload.PLURAL}")
+    step = max(1, parents // sample)
+    mismatches: list[str] = []
+    extra: set[str] = set()
+    managers: set[str] = set()
+    checked = 0
+    for index in range(0, parents, step):
+        name = workload.parent(index)["metadata"]["name"]
+        parent = await server.request("GET", f"{parents_path}/{name}")
+        owner = {"apiVersion": parent["apiVersion"], "kind": parent["kind"], "name": name,
+                 "uid": parent["metadata"]["uid"], "controller": True,
+                 "blockOwnerDeletion": True}
+        for want in workload.children(name, parent["spec"]):
+            want["metadata"]["namespace"] = workload.NAMESPACE
+            want["metadata"]["ownerReferences"] = [owner]
+            have = await server.request("GET", f"{_CHILD_PATHS[want['kind']]}/{name}",
+                                        expect=(200, 404))
+            checked += 1
+            if not have:
+                mismatches.append(f"{want['kind']} {name}: missing")
+                continue
+            mismatches.extend(f"{want['kind']} {name} {d}" for d in differences(have, want))
+            meta = have["metadata"]
+            for field in ("labels", "annotations"):
+                extra.update(f"{field}: {key}" for key in (meta.get(field) or {})
+                             if key not in (want["metadata"].get(field) or {}))
+            managers.update(f"{m.get('manager')} ({m.get('operation')})"
+                            for m in meta.get("managedFields") or ())
+    return {"children_checked": checked, "equal": not mismatches,
+            "mismatches": mismatches[:10], "mismatch_count": len(mismatches),
+            "extra_metadata": sorted(extra), "field_managers": sorted(managers)}
+
+
+#: the name the other benchmarks (``scale_bench.py``, ``transport_bench.py``) use
+FakeApiProcess = ApiServerProcess
 
 
 def request_delta(after: collections.Counter[tuple[str, str, str]],
@@ -233,8 +569,32 @@ def request_delta(after: collections.Counter[tuple[str, str, str]],
             dict(sorted(writes.items()))}
 
 
+_GO_PEER: dict[str, Any] = {}
+
+
+def go_peer() -> dict[str, Any]:
+    """The controller-runtime peer's binary, built once per process (``gopeer.build``):
+    ``{"path": ..., "seconds": ..., "cached": ...}`` or ``{"path": None, "reason": ...}``."""
+    if not _GO_PEER:
+        import gopeer
+
+        _GO_PEER.update(gopeer.build())
+    return _GO_PEER
+
+
+def go_peer_binary() -> str:
+    built = go_peer()
+    if not built.get("path"):
+        raise RuntimeError(built.get("reason") or "no controller-runtime peer")
+    return str(built["path"])
+
+
+FRAMEWORKS = ("kubeplan", "kopf", "controller-runtime")
+
+
 class OperatorProcess:
-    """The operator under test in its own process: ``kubeplan`` or ``kopf``."""
+    """The operator under test in its own process: ``kubeplan``, ``kopf`` or
+    ``controller-runtime`` (the Go peer's cached binary, ``gopeer.py``)."""
 
     def __init__(self, framework: str, kubeconfig: Path, *, workers: int = 8,
                  log_dir: Path | None = None, events: bool = True) -> None:
@@ -258,15 +618,19 @@ class OperatorProcess:
             cmd = [sys.executable, str(PEERS / "kubeplan_operator.py"),
                    "--kubeconfig", str(self.kubeconfig), "--workers", str(self.workers)]
             return cmd if self.events else [*cmd, "--no-events"]
+        if self.framework == "controller-runtime":
+            return [go_peer_binary(), "--kubeconfig", str(self.kubeconfig),
+                    "--workers", str(self.workers)]
         return [sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces",
                 str(PEERS / "kopf_operator.py")]
 
     async def start(self) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        command = self.command()  # before the clock starts: it may build the Go peer
         log = (self.log_dir / f"{self.framework}.log").open("ab")
         self.started = time.perf_counter()
         self.proc = await asyncio.create_subprocess_exec(
-            *_profiled(self.framework), *self.command(), stdout=asyncio.subprocess.PIPE,
+            *_profiled(self.framework), *command, stdout=asyncio.subprocess.PIPE,
             stderr=log, env=env, start_new_session=True,
         )
         log.close()
@@ -307,17 +671,28 @@ class OperatorProcess:
                 await self._reader
 
 
-async def until_idle(fake: FakeApiProcess, op: OperatorProcess, *, quiet: float = 1.0,
-                     limit: float = 60.0, step: float = 0.25) -> float:
+async def until_idle(fake: ApiServerProcess, op: OperatorProcess, *, quiet: float = 1.0,
+                     limit: float = 60.0, step: float = 0.25,
+                     cluster: bool = False) -> float:
     """Wait until the operator made no request and used (almost) no CPU for ``quiet``
-    seconds; returns the time waited. Gives up after ``limit`` seconds."""
+    seconds; returns the time waited. Gives up after ``limit`` seconds.
+
+    ``cluster``: on the real server, also until no other client (the controller
+    manager making ReplicaSets and Pods for the Deployments, at its own 20 requests a
+    second) has made a request for ``quiet`` seconds, so that what follows starts from
+    a world at rest. ``/metrics`` of the real server is ~2 MB: it is read every 0.5 s."""
+    cluster = cluster and fake.kind == "real"
+    if fake.kind == "real":
+        step = max(step, 0.5)
     started = time.perf_counter()
-    last_total = sum((await fake.request_counts()).values())
+    last_total = sum((await fake.request_counts()).values()) + (
+        fake.cluster_total if cluster else 0)
     last_cpu = op.cpu()
     still_since = time.perf_counter()
     while time.perf_counter() - started < limit:
         await asyncio.sleep(step)
-        total = sum((await fake.request_counts()).values())
+        total = sum((await fake.request_counts()).values()) + (
+            fake.cluster_total if cluster else 0)
         cpu = op.cpu()
         if total != last_total or cpu - last_cpu > 0.02 * step / 0.25:
             still_since = time.perf_counter()
@@ -343,7 +718,7 @@ class Observer:
     spec) and ``parents * 3`` children exist; ``expect_image`` resolves when a
     Deployment is seen with a given image (for change latency)."""
 
-    def __init__(self, fake: FakeApiProcess, parents: int) -> None:
+    def __init__(self, fake: ApiServerProcess, parents: int) -> None:
         self.fake = fake
         self.parents = parents
         self.children: dict[str, set[str]] = {"Deployment": set(), "Service": set(),

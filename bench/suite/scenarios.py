@@ -1,11 +1,11 @@
-"""The measurements, each on a fresh fake API server in its own process.
+"""The measurements, each on a fresh API server (fake or real) in its own process.
 
 ``converge``: N parents exist, the operator starts; the clock runs from the operator's
 process start until the harness has seen every child and every status. Then, on the
 same converged world and depending on the arguments:
 
-* steady state: kubeplan's full resync pass (SIGUSR1 to the kubeplan peer), and for
-  both frameworks a restart pass (the operator restarted over the converged world:
+* steady state: a full resync pass (SIGUSR1 to the kubeplan or controller-runtime
+  peer), and for every framework a restart pass (the operator restarted over the converged world:
   kopf's only full pass, since it has no periodic resync) - writes made and CPU used;
 * change latency: 100 parents' ``spec.image`` changed one by one; each latency runs
   from sending the parent's PATCH to the harness seeing the Deployment with the new
@@ -24,9 +24,10 @@ import time
 from typing import Any
 
 from harness import (
-    FakeApiProcess,
+    ApiServerProcess,
     Observer,
     OperatorProcess,
+    check_children,
     request_delta,
     until_idle,
     workload,
@@ -42,20 +43,24 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def converge(framework: str, parents: int, *, workers: int = 8, steady: bool = False,
-                   restart: bool = False, changes: int = 0,
-                   timeout: float = 300.0) -> dict[str, Any]:
-    """One convergence run of ``framework`` (``kubeplan`` or ``kopf``) with ``parents``."""
+                   restart: bool = False, changes: int = 0, timeout: float = 300.0,
+                   server: str = "fake") -> dict[str, Any]:
+    """One convergence run of ``framework`` (``kubeplan``, ``kopf`` or
+    ``controller-runtime``) with ``parents``, on a fresh ``server`` (``fake`` or
+    ``real``)."""
     result: dict[str, Any] = {"framework": framework, "parents": parents, "workers": workers,
-                              "children": parents * workload.CHILDREN}
-    async with FakeApiProcess() as fake:
+                              "children": parents * workload.CHILDREN, "server": server}
+    async with ApiServerProcess(server) as fake:
+        version = await fake.request("GET", "/version", expect=(200, 404))
+        result["server_version"] = version.get("gitVersion")
         await fake.install_crd()
         await fake.create_parents(parents)
         observer = Observer(fake, parents)
         await observer.start()
-        op = OperatorProcess(framework, fake.kubeconfig, workers=workers)
+        op = OperatorProcess(framework, fake.operator_kubeconfig, workers=workers)
         try:
             before = await fake.request_counts()
-            fake_cpu = fake.cpu()
+            fake_cpu, parts = fake.cpu(), fake.cpu_parts()
             await op.start()
             try:
                 await asyncio.wait_for(observer.converged.wait(), timeout)
@@ -68,20 +73,27 @@ async def converge(framework: str, parents: int, *, workers: int = 8, steady: bo
             converged_cpu = op.cpu()
             fake_converged_cpu = fake.cpu()
             result["operator_cpu_to_converge"] = round(converged_cpu, 2)
-            result["fake_cpu_to_converge"] = round(fake_converged_cpu - fake_cpu, 2)
-            result["idle_after_seconds"] = round(await until_idle(fake, op), 2)
+            result["server_cpu_to_converge"] = round(fake_converged_cpu - fake_cpu, 2)
+            # on the real server, until the controller manager is done too (ReplicaSets
+            # and Pods of every Deployment): the steady state starts from a world at rest
+            result["idle_after_seconds"] = round(await until_idle(
+                fake, op, cluster=True, quiet=2.0 if server == "real" else 1.0,
+                limit=600 if server == "real" else 60), 2)
             result["requests"] = request_delta(await fake.request_counts(), before)
             result["operator_cpu"] = round(op.cpu(), 2)
-            result["fake_cpu"] = round(fake.cpu() - fake_cpu, 2)
+            result["server_cpu"] = round(fake.cpu() - fake_cpu, 2)
+            result["server_cpu_parts"] = {name: round(cpu - parts.get(name, 0.0), 2)
+                                          for name, cpu in fake.cpu_parts().items()}
             result["peak_rss_mib"] = round(op.memory().get("VmHWM", 0) / 1024, 1)
+            result["children_check"] = await check_children(fake, parents)
 
-            if steady and framework == "kubeplan":
+            if steady and framework in ("kubeplan", "controller-runtime"):
                 result["resync"] = await _resync(fake, op)
             if changes:
                 result["change_latency"] = await _changes(fake, observer, op, changes)
             if restart:
                 await op.stop()
-                op = OperatorProcess(framework, fake.kubeconfig, workers=workers)
+                op = OperatorProcess(framework, fake.operator_kubeconfig, workers=workers)
                 result["restart"] = await _restart(fake, op)
         finally:
             await op.stop()
@@ -89,8 +101,9 @@ async def converge(framework: str, parents: int, *, workers: int = 8, steady: bo
     return result
 
 
-async def _resync(fake: FakeApiProcess, op: OperatorProcess) -> dict[str, Any]:
-    """kubeplan's full resync pass over the converged world."""
+async def _resync(fake: ApiServerProcess, op: OperatorProcess) -> dict[str, Any]:
+    """A full resync pass over the converged world (SIGUSR1: kubeplan's peer and the
+    controller-runtime peer queue every cached parent again)."""
     before = await fake.request_counts()
     cpu, fake_cpu = op.cpu(), fake.cpu()
     op.signal(signal.SIGUSR1)
@@ -98,12 +111,13 @@ async def _resync(fake: FakeApiProcess, op: OperatorProcess) -> dict[str, Any]:
     requests = request_delta(await fake.request_counts(), before)
     return {"syncs": done["syncs"], "seconds": done["seconds"],
             "operator_cpu": round(op.cpu() - cpu, 2),
-            "fake_cpu": round(fake.cpu() - fake_cpu, 2),
+            "server_cpu": round(fake.cpu() - fake_cpu, 2),
             "writes": requests["writes"], "requests": requests["total"],
-            "by_verb": requests["by_verb"]}
+            "by_verb": requests["by_verb"],
+            "writes_by_resource": requests["writes_by_resource"]}
 
 
-async def _restart(fake: FakeApiProcess, op: OperatorProcess) -> dict[str, Any]:
+async def _restart(fake: ApiServerProcess, op: OperatorProcess) -> dict[str, Any]:
     """The operator started again over the converged world, until it is idle."""
     before = await fake.request_counts()
     fake_cpu = fake.cpu()
@@ -112,12 +126,12 @@ async def _restart(fake: FakeApiProcess, op: OperatorProcess) -> dict[str, Any]:
     waited = await until_idle(fake, op, quiet=1.5)
     requests = request_delta(await fake.request_counts(), before)
     return {"seconds_to_idle": round(1.0 + waited, 2), "operator_cpu": round(op.cpu(), 2),
-            "fake_cpu": round(fake.cpu() - fake_cpu, 2), "writes": requests["writes"],
+            "server_cpu": round(fake.cpu() - fake_cpu, 2), "writes": requests["writes"],
             "requests": requests["total"], "writes_by_resource":
             requests["writes_by_resource"]}
 
 
-async def _changes(fake: FakeApiProcess, observer: Observer, op: OperatorProcess,
+async def _changes(fake: ApiServerProcess, observer: Observer, op: OperatorProcess,
                    count: int) -> dict[str, Any]:
     """``count`` parents' images changed one by one; latency to the child's change."""
     path = (f"/apis/{workload.GROUP}/{workload.VERSION}/namespaces/{workload.NAMESPACE}/"
@@ -137,9 +151,10 @@ async def _changes(fake: FakeApiProcess, observer: Observer, op: OperatorProcess
             latencies.append(await asyncio.wait_for(seen, 10.0) - sent)
         except TimeoutError:
             missed += 1
-    await until_idle(fake, op, quiet=0.5)
+    await until_idle(fake, op, quiet=0.5, cluster=True, limit=300)
     requests = request_delta(await fake.request_counts(), before)
-    requests["writes"] -= count  # the harness's own parent patches
+    if fake.counts_harness:
+        requests["writes"] -= count  # the harness's own parent patches
     ms = [x * 1000 for x in latencies]
     return {"changes": count, "missed": missed,
             "p50_ms": round(_percentile(ms, 50), 1), "p99_ms": round(_percentile(ms, 99), 1),
@@ -154,7 +169,7 @@ async def memory(children: int = 10_000, repeat: int = 2) -> dict[str, Any]:
     on no Deployment, then ``repeat`` times on ``children`` (the lowest RSS counts)."""
     from kubeplan.core.config import LABEL_OPERATOR, LABEL_PARENT_UID
 
-    async with FakeApiProcess() as fake:
+    async with ApiServerProcess("fake") as fake:
         await fake.install_crd()
         runs: list[dict[str, Any]] = []
         for phase in ("empty", *["full"] * repeat):
@@ -176,7 +191,7 @@ async def memory(children: int = 10_000, repeat: int = 2) -> dict[str, Any]:
             "kib_per_child": round(growth / max(cached, 1) / 1024, 2)}
 
 
-async def _create_deployments(fake: FakeApiProcess, count: int, label_operator: str,
+async def _create_deployments(fake: ApiServerProcess, count: int, label_operator: str,
                               label_parent: str, concurrency: int = 32) -> None:
     """``count`` Deployments as the kubeplan peer writes them (its labels, a controller
     owner reference): cached, never synced. Their owner is a ConfigMap that is no
