@@ -21,19 +21,23 @@ parent's selectors whenever the parent changes, and syncs the parents whose sele
 match a related object that changed. Related objects are read-only: the planner never
 acts on them (they are not children; kubeplan does not own them).
 
-This module is pure: selectors, the label-selector matcher and ``RelatedIndex`` (the
-reverse index from related objects to the parents that read them) do no I/O.
+Label selectors are ``kubeplan.core.selectors``'s, which validates them as the API server
+does (``SelectorError`` is that module's, re-exported here). This module is pure: selectors
+and ``RelatedIndex`` (the reverse index from related objects to the parents that read them)
+do no I/O.
 """
 
 from __future__ import annotations
 
-import re
+import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from kubeplan.core.objects import labels_of, name_of, namespace_of
+from kubeplan.core.selectors import LabelSelector, SelectorError
+from kubeplan.core.selectors import Requirement as Requirement
 from kubeplan.core.types import K8sType
 
 __all__ = [
@@ -51,101 +55,11 @@ SelectFunction = Callable[[Mapping[str, Any]], Any]
 """``select(parent) -> RelatedSelector | Iterable[RelatedSelector] | None``."""
 
 
-class SelectorError(ValueError):
-    """A select function raised or returned something that is not a ``RelatedSelector``;
-    the message names the parent and the related type."""
-
-
-# -- label selectors ---------------------------------------------------------------------------
-
-_KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
-_VALUE = r"[A-Za-z0-9_.-]*"
-_REQUIREMENT = re.compile(
-    rf"""\s*(?:
-        (?P<not>!)\s*(?P<absent>{_KEY})                                  # !key
-      | (?P<setkey>{_KEY})\s+(?P<op>in|notin)\s*\((?P<values>[^)]*)\)     # key in (a, b)
-      | (?P<eqkey>{_KEY})\s*(?P<eqop>==|=|!=)\s*(?P<value>{_VALUE})       # key=value
-      | (?P<exists>{_KEY})                                              # key
-    )\s*(?:,|$)""",
-    re.VERBOSE,
-)
-
-
-@attrs.frozen
-class Requirement:
-    key: str
-    operator: str  # "in", "notin", "exists", "!"
-    values: frozenset[str] = frozenset()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        if self.operator == "exists":
-            return self.key in labels
-        if self.operator == "!":
-            return self.key not in labels
-        if self.operator == "in":
-            return labels.get(self.key) in self.values
-        return labels.get(self.key) not in self.values  # notin: absent matches too
-
-
-@attrs.frozen
-class LabelSelector:
-    """A parsed Kubernetes label selector (``app=web,tier in (a,b),!legacy``).
-
-    ``LabelSelector.parse(text)`` reads the string form ``kubectl -l`` takes;
-    ``LabelSelector.of(mapping)`` reads ``matchLabels``. The empty selector matches all.
-    """
-
-    requirements: tuple[Requirement, ...] = ()
-
-    @classmethod
-    def parse(cls, text: str) -> LabelSelector:
-        requirements: list[Requirement] = []
-        position, text = 0, text.strip()
-        while position < len(text):
-            found = _REQUIREMENT.match(text, position)
-            if found is None or found.end() == position:
-                raise ValueError(
-                    f"label selector {text!r} is not valid at {text[position:]!r}; write e.g. "
-                    "'app=web', 'tier in (a,b)', 'env!=prod', 'owner' or '!legacy'"
-                )
-            group = found.groupdict()
-            if group["absent"]:
-                requirements.append(Requirement(group["absent"], "!"))
-            elif group["setkey"]:
-                values = frozenset(v.strip() for v in group["values"].split(",") if v.strip())
-                requirements.append(Requirement(group["setkey"], group["op"], values))
-            elif group["eqkey"]:
-                op = "notin" if group["eqop"] == "!=" else "in"
-                requirements.append(Requirement(group["eqkey"], op, frozenset({group["value"]})))
-            else:
-                requirements.append(Requirement(group["exists"], "exists"))
-            position = found.end()
-        return cls(tuple(requirements))
-
-    @classmethod
-    def of(cls, selector: str | Mapping[str, str] | LabelSelector | None) -> LabelSelector:
-        if selector is None:
-            return cls()
-        if isinstance(selector, LabelSelector):
-            return selector
-        if isinstance(selector, str):
-            return cls.parse(selector)
-        if isinstance(selector, Mapping):
-            return cls(tuple(
-                Requirement(str(k), "in", frozenset({str(v)})) for k, v in sorted(selector.items())
-            ))
-        raise TypeError(
-            f"a label selector is a string ('app=web') or a mapping of labels, got {selector!r}"
-        )
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(r.matches(labels) for r in self.requirements)
-
-    def __bool__(self) -> bool:
-        return bool(self.requirements)
-
-
 # -- selectors ---------------------------------------------------------------------------------
+
+
+def _label_selector(value: str | Mapping[str, str] | LabelSelector | None) -> LabelSelector:
+    return LabelSelector.of(value)
 
 
 def _names(value: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -169,7 +83,7 @@ class RelatedSelector:
 
     names: tuple[str, ...] | None = attrs.field(default=None, converter=_names)
     namespace: str | None = None
-    label_selector: LabelSelector = attrs.field(default=None, converter=LabelSelector.of)
+    label_selector: LabelSelector = attrs.field(default=None, converter=_label_selector)
 
     def resolved(self, parent: Mapping[str, Any], type_: K8sType) -> RelatedSelector:
         """This selector with ``namespace`` made concrete for ``parent`` (None: all)."""
@@ -278,7 +192,8 @@ class RelatedIndex:
                     for name in selector.names:
                         _discard(self._by_name, (type_, name), key)
 
-    def affected(self, type_: K8sType, obj: Mapping[str, Any]) -> set[Any]:
+    # builtins.set: in the class body ``set`` is the method above
+    def affected(self, type_: K8sType, obj: Mapping[str, Any]) -> builtins.set[Any]:
         """The parents that read ``obj`` (a related object of ``type_``)."""
         candidates = set(self._by_name.get((type_, name_of(obj) or ""), ()))
         candidates |= self._scanned.get(type_, set())

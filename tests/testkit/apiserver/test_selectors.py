@@ -305,3 +305,12 @@ def test_gt_values_must_also_be_valid_label_values() -> None:
     """apimachinery validates every value as a label value, so ``x>-1`` is rejected."""
     with pytest.raises(SelectorError, match="a valid label must be an empty string"):
         parse_label_selector("x>-1")
+
+
+def test_the_fake_server_parses_label_selectors_with_the_cores_parser() -> None:
+    from kubeplan.core import related
+    from kubeplan.core import selectors as core
+
+    assert SelectorError is core.SelectorError is related.SelectorError
+    assert parse_label_selector is core.parse_label_selector
+    assert LabelSelector is core.LabelSelector is related.LabelSelector
