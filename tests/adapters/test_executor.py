@@ -161,3 +161,28 @@ async def test_the_fold_leaves_other_managers_alone(kube, crds):
               for m in after["metadata"]["managedFields"]}
     assert set(owners) == {(BUNDLE_CONFIG.field_manager, "Apply"), ("someone-else", "Update")}
     assert owners[("someone-else", "Update")] == {"f:data": {"f:theirs": {}}}
+
+
+async def test_a_deleted_namespace_still_terminating_is_not_taken_for_gone(kube, crds):
+    """A Namespace answers its DELETE as itself, Terminating, held by ``spec.finalizers``
+    (``metadata.finalizers`` is empty), as kube-apiserver does: it stays in the caches
+    until the watch says it is gone, or a finalize pass waiting for it would end early
+    (examples/ordered on a real server finished while its Namespace still existed)."""
+    parent = await _parent(kube)
+    namespace = await kube.create(core_v1.Namespace, {
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "going"}})
+    child = await kube.create(CM, _child(parent, "c"))
+    observed: list[tuple[str, dict]] = []
+    dropped: list[tuple[str, dict]] = []
+    executor = Executor(kube, BUNDLE_CONFIG,
+                        observe=lambda type_, obj: observed.append((type_.kind, obj)),
+                        observe_deleted=lambda type_, obj: dropped.append((type_.kind, obj)))
+    plan = Plan(_ref(parent), (
+        Delete(ObjectRef(core_v1.Namespace, "going", None, namespace["metadata"]["uid"])),
+        Delete(ObjectRef(CM, "c", "default", child["metadata"]["uid"])),
+    ))
+    result = await executor.execute(plan, parent)
+    assert result.ok
+    assert [(kind, obj["metadata"]["name"]) for kind, obj in dropped] == [("ConfigMap", "c")]
+    (kept,) = [obj for kind, obj in observed if kind == "Namespace"]
+    assert kept["metadata"]["deletionTimestamp"] and kept["spec"]["finalizers"]

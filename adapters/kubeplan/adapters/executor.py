@@ -416,7 +416,7 @@ class _Run:
                 ref.type, ref.name, ref.namespace, uid=ref.uid, propagation_policy="Background"
             )
         if returned is not None and objects.is_terminating(returned) and (
-            objects.finalizers_of(returned)
+            objects.finalizers_of(returned) or _namespace_finalizers(returned)
         ):
             self.x.observe(ref.type, returned)  # still there until its finalizers are done
         else:
@@ -596,6 +596,16 @@ def _union_fields(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         out[key] = _union_fields(mine, value) if isinstance(mine, dict) and isinstance(
             value, dict) else (value if mine is None else mine)
     return out
+
+
+def _namespace_finalizers(obj: RawObject) -> list[str]:
+    """A Namespace's own finalizers (``spec.finalizers``, ``kubernetes`` as a rule): a
+    deleted Namespace answers its DELETE Terminating and exists until the namespace
+    controller has emptied it, though ``metadata.finalizers`` is empty. Taking it for gone
+    let a finalize pass that waits for the Namespace end before it was gone."""
+    if obj.get("apiVersion") != "v1" or obj.get("kind") != "Namespace":
+        return []
+    return list((obj.get("spec") or {}).get("finalizers") or ())
 
 
 def _summary(reason: str, described: list[str]) -> str:
