@@ -9,12 +9,15 @@ on the fake and on a real kube-apiserver alike.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -330,6 +333,74 @@ class OperatorProcess:
             if line.endswith(" actions") and "kubeplan.adapters.runtime" in line:
                 found.add(line.rsplit(": ", 2)[-2])
         return found
+
+
+class WatchRecorder:
+    """Every watch event of one collection from a resourceVersion on, read by a thread.
+
+    The order of writes across collections is read from the events' resourceVersions
+    (etcd revisions on the real server, the fake's one counter): exact, where polling
+    would miss a transition a fast server makes between two polls. The thread watches in
+    short requests, each resumed from the last event, so it stops within one of them.
+    """
+
+    def __init__(self, endpoint: KubeEndpoint, type_: K8sType, namespace: str | None = None,
+                 *, resource_version: str, field_selector: str | None = None) -> None:
+        self._endpoint = endpoint
+        self._path = type_.path(namespace)
+        self._field_selector = field_selector
+        self._resource_version = resource_version
+        self.events: list[RawObject] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def __enter__(self) -> WatchRecorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    def _read(self) -> None:
+        headers = {"Accept": "application/json"}
+        if self._endpoint.token:
+            headers["Authorization"] = f"Bearer {self._endpoint.token}"
+        context = self._endpoint.ssl_context()
+        try:
+            while not self._stop.is_set():
+                query = {"watch": "true", "timeoutSeconds": "1",
+                         "resourceVersion": self._resource_version}
+                if self._field_selector:
+                    query["fieldSelector"] = self._field_selector
+                request = urllib.request.Request(
+                    f"{self._endpoint.url}{self._path}?{urlencode(query)}", headers=headers)
+                with urllib.request.urlopen(request, timeout=30, context=context) as answer:
+                    for line in answer:
+                        if line.strip():
+                            event = json.loads(line)
+                            self.events.append(event)
+                            rv = meta(event.get("object") or {}).get("resourceVersion")
+                            if event.get("type") != "ERROR" and rv:
+                                self._resource_version = rv
+        except Exception as exc:  # reported by the test that reads the events
+            self.error = exc
+
+    def of(self, name: str, kind: str | None = None) -> list[RawObject]:
+        return [e for e in list(self.events) if meta(e.get("object") or {}).get("name") == name
+                and (kind is None or e.get("type") == kind)]
+
+    def deleted_at(self, name: str) -> int | None:
+        """The resourceVersion of the object's DELETED event, if it came."""
+        found = self.of(name, "DELETED")
+        return int(meta(found[0]["object"])["resourceVersion"]) if found else None
+
+
+def list_resource_version(admin: Admin, type_: K8sType, namespace: str | None = None) -> str:
+    """The resourceVersion of a list of ``type_``: a watch from it misses nothing later."""
+    answer = admin.endpoint.request("GET", type_.path(namespace))
+    return str(answer["metadata"]["resourceVersion"])
 
 
 _CRDS_INSTALLED: set[str] = set()
