@@ -19,9 +19,15 @@ from typing import Any
 
 import attrs
 
-from kubeplan.testkit.apiserver import status
+from kubeplan.testkit.apiserver import mergekeys, patching, schema, ssa, status
 from kubeplan.testkit.apiserver.clock import Clock, format_time
-from kubeplan.testkit.apiserver.codec import copy_obj, decode_object, decode_yaml, encoded_size
+from kubeplan.testkit.apiserver.codec import (
+    copy_obj,
+    decode_json,
+    decode_object,
+    decode_yaml,
+    encoded_size,
+)
 from kubeplan.testkit.apiserver.registry import Registry, ResourceInfo
 from kubeplan.testkit.apiserver.store import Obj, Store
 from kubeplan.testkit.apiserver.validation import check_shape, validate_meta
@@ -271,10 +277,6 @@ class Writer:
             return new
         if old is not None and sent is None and "managedFields" in _meta(old):
             meta["managedFields"] = copy_obj(_meta(old)["managedFields"])
-        try:
-            from kubeplan.testkit.apiserver import ssa
-        except ImportError:  # pragma: no cover - while the helper module is being written
-            return new
         return ssa.record_update(
             old,
             new,
@@ -294,8 +296,6 @@ class Writer:
         ``ResourceInfo``, whose schema is never changed): ssa memoises field sets of
         large lists by it.
         """
-        from kubeplan.testkit.apiserver import mergekeys, schema
-
         known = self._list_keys.get(id(info))
         if known is not None and known[0] is info:
             return known[1]
@@ -402,11 +402,7 @@ class Writer:
                     )
                 )
         elif _is_crd(info):
-            try:
-                from kubeplan.testkit.apiserver import schema as schema_mod
-            except ImportError:  # pragma: no cover
-                return causes
-            causes.extend(_cause_dict(c) for c in schema_mod.validate_crd(obj))
+            causes.extend(_cause_dict(c) for c in schema.validate_crd(obj))
         return causes
 
     def _custom_schema(
@@ -415,10 +411,8 @@ class Writer:
         """CR pruning, defaulting and validation: (causes, warnings)."""
         if not info.custom or not info.schema:
             return [], []
-        from kubeplan.testkit.apiserver import schema as schema_mod
-
         before = copy_obj(obj) if opts.field_validation != "Ignore" else None
-        pruned = schema_mod.prune(obj, info.schema)
+        pruned = schema.prune(obj, info.schema)
         if isinstance(pruned, dict):
             obj.clear()
             obj.update(pruned)
@@ -431,11 +425,11 @@ class Writer:
                     + ", ".join(f'unknown field "{path}"' for path in unknown)
                 )
             warnings = [f'unknown field "{path}"' for path in unknown]
-        defaulted = schema_mod.apply_defaults(obj, info.schema)
+        defaulted = schema.apply_defaults(obj, info.schema)
         if isinstance(defaulted, dict):
             obj.clear()
             obj.update(defaulted)
-        causes = [_cause_dict(c) for c in schema_mod.validate(obj, info.schema)]
+        causes = [_cause_dict(c) for c in schema.validate(obj, info.schema)]
         return causes, warnings
 
     def _invalid(self, info: ResourceInfo, name: str, causes: list[dict[str, str]]) -> None:
@@ -689,8 +683,6 @@ class Writer:
         self, target: Target, body: bytes, content_type: str | None, opts: WriteOptions
     ) -> WriteResult:
         """PATCH with one of the four patch types; apply may create (201)."""
-        from kubeplan.testkit.apiserver import patching
-
         info = target.info
         accepted = [PATCH_JSON, PATCH_MERGE, PATCH_APPLY]
         if not info.custom:
@@ -712,8 +704,6 @@ class Writer:
                     )
                 ],
             )
-        from kubeplan.testkit.apiserver.codec import decode_json
-
         try:
             patch_doc = decode_json(body)
         except status.StatusError:
@@ -761,8 +751,6 @@ class Writer:
 
     def apply(self, target: Target, body: bytes, opts: WriteOptions) -> WriteResult:
         """Server-side apply: create when missing (201), else merge with field ownership."""
-        from kubeplan.testkit.apiserver import ssa
-
         info = target.info
         if not opts.manager or not opts.manager_given:
             raise status.invalid(
