@@ -1,0 +1,87 @@
+"""Create, read, update, list and delete one object of every built-in kind the fake
+serves, on both servers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from diff_differ import Differ
+from diff_engine import AnyStep, Derived, Ref, Step, body_is, gone
+from diff_kinds import KINDS, LABEL, Kind, kind_id
+
+AREA = "crud"
+
+
+def _relabel(body: dict[str, Any]) -> dict[str, Any]:
+    body["metadata"].setdefault("labels", {})["changed"] = "yes"
+    return body
+
+
+def crud_steps(kind: Kind) -> list[AnyStep]:
+    name = kind.name("crud")
+    steps: list[AnyStep] = [
+        Step("POST", kind.collection(), kind.obj(name), label="created"),
+        Step("POST", kind.collection(), kind.obj(name), title="create again"),
+    ]
+    if kind.settled is not None:
+        steps.append(Step("GET", kind.item(name), until=body_is(kind.settled), only="real"))
+    steps += [
+        Step("GET", kind.item(name), label="got"),
+        Step("PUT", kind.item(name), Derived("got", _relabel), label="updated"),
+        Step("PUT", kind.item(name), Derived("got", _relabel), title="update from a stale read"),
+    ]
+    if kind.settled is not None:
+        steps.append(Step("GET", kind.item(name), until=body_is(kind.settled), only="real"))
+    steps += [
+        Step("GET", kind.collection(), query={"labelSelector": f"{LABEL}={{ns}},changed=yes"}),
+        Step("DELETE", kind.item(name), label="deleted"),
+    ]
+    if kind.finalizer_stays:
+        steps += [
+            Step("GET", kind.item(name)),
+            Step("PATCH", kind.item(name), {"metadata": {"finalizers": None}},
+                 content_type="application/merge-patch+json"),
+            Step("GET", kind.item(name), until=gone(), timeout=30, title="GET until gone"),
+        ]
+    else:  # the real server's garbage collector or namespace controller may finish it
+        steps.append(Step("GET", kind.item(name), until=gone(), title="GET until gone"))
+    steps.append(Step("DELETE", kind.item(name), title="delete again"))
+    return steps
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=kind_id)
+def test_crud(differ: Differ, kind: Kind) -> None:
+    if kind.plural == "pods":
+        differ.wait_for_service_account()
+    differ.check(crud_steps(kind))
+
+
+def test_get_and_delete_of_what_is_not_there(differ: Differ) -> None:
+    ns = "{ns}"
+    differ.check([
+        Step("GET", f"/api/v1/namespaces/{ns}/configmaps/nothing"),
+        Step("DELETE", f"/apis/apps/v1/namespaces/{ns}/deployments/nothing"),
+        Step("PUT", f"/api/v1/namespaces/{ns}/configmaps/nothing",
+             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nothing"}},
+             title="PUT creates"),
+        Step("GET", f"/api/v1/namespaces/{ns}/nothings"),
+        Step("GET", "/apis/nothing.example.com/v1/things"),
+        Step("GET", "/api/v1/namespaces/no-such-namespace/configmaps/x"),
+        Step("POST", "/api/v1/namespaces/no-such-namespace/configmaps",
+             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+        Step("PUT", f"/api/v1/namespaces/{ns}/configmaps/nothing",
+             {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "nothing", "resourceVersion": "1"}},
+             title="PUT with a resourceVersion of an object that is not there"),
+        Step("DELETE", f"/api/v1/namespaces/{ns}/configmaps/nothing",
+             {"kind": "DeleteOptions", "apiVersion": "v1",
+              "preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}},
+             title="DELETE with a uid precondition that fails"),
+        Step("GET", f"/api/v1/namespaces/{ns}/configmaps/nothing", label="nothing"),
+        Step("DELETE", f"/api/v1/namespaces/{ns}/configmaps/nothing",
+             {"kind": "DeleteOptions", "apiVersion": "v1",
+              "preconditions": {"resourceVersion": Ref("nothing",
+                                                       "metadata.resourceVersion")}},
+             title="DELETE with a resourceVersion precondition that holds"),
+    ])
