@@ -19,7 +19,57 @@ lifecycle and CRD establishment.
 """
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real types, for type checkers (at run time: __getattr__)
+    from kubeplan.testkit import strategies
+    from kubeplan.testkit.apiserver import FakeApiServer, Fault
+    from kubeplan.testkit.check import (
+        OperatorCheckFailed,
+        check_operator,
+        check_scenario,
+        operator_scenarios,
+    )
+    from kubeplan.testkit.harness import (
+        aplan_for,
+        expect_plan,
+        observe,
+        plan_for,
+        request_from_dicts,
+        request_from_yaml,
+    )
+    from kubeplan.testkit.invariants import (
+        InvariantViolation,
+        NotConverged,
+        NotFinalized,
+        NotQuiet,
+        TooManyWrites,
+        Unsafe,
+        assert_bounded_writes,
+        assert_converged,
+        assert_finalized,
+        assert_invariants,
+        assert_quiet,
+        assert_safe,
+    )
+    from kubeplan.testkit.runner import SCENARIO_SETTINGS, arun_scenario, run_scenario
+    from kubeplan.testkit.scenario import (
+        Advance,
+        CreateForeign,
+        CreateParent,
+        DeleteChild,
+        DeleteParent,
+        EditChild,
+        FaultSpec,
+        InjectFault,
+        PatchParent,
+        RestartOperator,
+        Scenario,
+        Settle,
+    )
+    from kubeplan.testkit.simulation import Simulation
+    from kubeplan.testkit.trace import ClusterState, Trace
+    from kubeplan.testkit.vtime import LoopClock, VirtualTimeLoop, run_virtual, virtual_time
 
 # Exports are loaded on first use: ``kubeplan.testkit.apiserver`` is imported by the
 # ``kubeplan`` command (``run --embedded``), which must not need hypothesis (a test extra)
@@ -74,7 +124,56 @@ _EXPORTS: dict[str, str] = {
     "virtual_time": "vtime",
 }
 
-__all__ = sorted(_EXPORTS, key=lambda name: (not name.isupper(), name[0].islower(), name))
+# the names of _EXPORTS, spelled out so that type checkers and readers see them
+__all__ = [
+    "SCENARIO_SETTINGS",
+    "Advance",
+    "ClusterState",
+    "CreateForeign",
+    "CreateParent",
+    "DeleteChild",
+    "DeleteParent",
+    "EditChild",
+    "FakeApiServer",
+    "Fault",
+    "FaultSpec",
+    "InjectFault",
+    "InvariantViolation",
+    "LoopClock",
+    "NotConverged",
+    "NotFinalized",
+    "NotQuiet",
+    "OperatorCheckFailed",
+    "PatchParent",
+    "RestartOperator",
+    "Scenario",
+    "Settle",
+    "Simulation",
+    "TooManyWrites",
+    "Trace",
+    "Unsafe",
+    "VirtualTimeLoop",
+    "aplan_for",
+    "arun_scenario",
+    "assert_bounded_writes",
+    "assert_converged",
+    "assert_finalized",
+    "assert_invariants",
+    "assert_quiet",
+    "assert_safe",
+    "check_operator",
+    "check_scenario",
+    "expect_plan",
+    "observe",
+    "operator_scenarios",
+    "plan_for",
+    "request_from_dicts",
+    "request_from_yaml",
+    "run_scenario",
+    "run_virtual",
+    "strategies",
+    "virtual_time",
+]
 
 
 def __getattr__(name: str) -> Any:
