@@ -8,7 +8,9 @@ on the fake and on a real kube-apiserver alike.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import secrets
@@ -18,7 +20,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -80,6 +82,41 @@ def eventually(check: Callable[[], T | None], *, what: str, timeout: float = CON
             extra = f"\n{context()}" if context is not None else ""
             raise Timeout(f"{what}: not within {timeout:.0f} s; last seen: {last!r}{extra}")
         time.sleep(interval)
+
+
+async def eventually_async(check: Callable[[], Awaitable[T | None] | T | None], *, what: str,
+                           timeout: float = CONVERGE, interval: float = POLL) -> T:
+    """``eventually`` for a test sharing its event loop with an operator: waits with
+    ``asyncio.sleep`` so the operator runs meanwhile. ``check`` may be a coroutine."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = check()
+            if asyncio.iscoroutine(value):
+                value = await value
+        except EndpointError as exc:
+            value, last = None, exc
+        else:
+            last = value
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() >= deadline:
+            raise Timeout(f"{what}: not within {timeout:.0f} s; last seen: {last!r}")
+        await asyncio.sleep(interval)
+
+
+def load_example(name: str) -> Any:
+    """The ``operator`` (an OperatorDefinition) of ``examples/<name>/operator.py``."""
+    module_name = f"kubeplan_example_{name.replace('-', '_')}"
+    if module_name not in sys.modules:  # registered: type hints resolve through it
+        spec = importlib.util.spec_from_file_location(module_name,
+                                                      EXAMPLES / name / "operator.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name].operator
 
 
 def stays(check: Callable[[], bool], *, what: str, duration: float,
