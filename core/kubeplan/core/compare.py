@@ -131,6 +131,7 @@ def _diff(desired: Any, observed: Any) -> list[Difference] | None:
         if type(observed) is not dict:
             return [Difference((), desired, observed)]
         out: list[Difference] | None = None
+        found: list[Difference] | None
         for key, value in desired.items():
             seen = observed.get(key, MISSING)
             if seen is MISSING:

@@ -64,7 +64,7 @@ def camel_case(field_name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def wire_name(field: attrs.Attribute) -> str:
+def wire_name(field: attrs.Attribute[Any]) -> str:
     """The key a field has in the Kubernetes object: ``metadata["name"]``, else the field's
     name in camelCase."""
     name = field.metadata.get(NAME_KEY, camel_case(field.name))
@@ -134,13 +134,14 @@ def _is_int_or_string(tp: Any) -> bool:
 def _structure_int_or_string(value: Any, tp: Any) -> int | str | None:
     if value is None and _is_optional(tp):
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"expected an integer or a string, got {value!r}")
-    return value
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"expected an integer or a string, got {value!r}")
 
 
 def _unstructure_factory(conv: cattrs.Converter) -> Callable[[type], Callable[[Any], Any]]:
     def factory(cls: type) -> Callable[[Any], Any]:
+        generated: Callable[[Any], dict[str, Any]]
         try:
             generated = make_dict_unstructure_fn(cls, conv, **_renames(cls))
         except NameError:
@@ -148,8 +149,10 @@ def _unstructure_factory(conv: cattrs.Converter) -> Callable[[type], Callable[[A
             # ``from __future__ import annotations``): go by the values' runtime types.
             names = [(f.name, wire_name(f)) for f in attrs.fields(cls)]
 
-            def generated(value: Any) -> dict[str, Any]:
+            def by_runtime_types(value: Any) -> dict[str, Any]:
                 return {key: conv.unstructure(getattr(value, name)) for name, key in names}
+
+            generated = by_runtime_types
 
         def unstructure_without_none(obj: Any) -> dict[str, Any]:
             return {k: v for k, v in generated(obj).items() if v is not None}
@@ -161,7 +164,8 @@ def _unstructure_factory(conv: cattrs.Converter) -> Callable[[type], Callable[[A
 
 def _structure_factory(conv: cattrs.Converter) -> Callable[[type], Callable[[Any, Any], Any]]:
     def factory(cls: type) -> Callable[[Any, Any], Any]:
-        generated = make_dict_structure_fn(cls, conv, **_renames(cls))
+        generated: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(
+            cls, conv, **_renames(cls))
         try:
             hints = typing.get_type_hints(cls)
         except NameError:

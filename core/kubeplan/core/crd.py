@@ -267,17 +267,20 @@ def _json_type(value: Any) -> str | None:
 
 
 _NO_DEFAULT = object()
+# attrs.Factory is a class, but typed as a function returning the default it makes (so that
+# type checkers read ``x: list[int] = attrs.Factory(list)``): the class, from an instance
+_FACTORY: type[Any] = type(attrs.Factory(list))
 _SAFE_FACTORIES: tuple[Callable[[], Any], ...] = (list, dict, tuple, set, frozenset)
 
 
-def _default_value(field: attrs.Attribute, tp: Any, where: str) -> Any:
+def _default_value(field: attrs.Attribute[Any], tp: Any, where: str) -> Any:
     """The JSON form of a field's default, or ``_NO_DEFAULT`` when it has none to publish.
 
     Factories are called only when they are known to be pure (empty containers, attrs
     classes built from their own defaults): an arbitrary factory could read a clock.
     """
     default = field.default
-    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+    if isinstance(default, _FACTORY):
         factory = default.factory
         if default.takes_self or not (
             factory in _SAFE_FACTORIES or (isinstance(factory, type) and attrs.has(factory))

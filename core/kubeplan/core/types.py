@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 
@@ -41,7 +43,7 @@ class K8sType:
         prefix += f"/{self.plural}"
         return f"{prefix}/{name}" if name else prefix
 
-    def matches(self, obj: dict) -> bool:
+    def matches(self, obj: Mapping[str, object]) -> bool:
         """Whether a raw object is of this type (by apiVersion and kind)."""
         return obj.get("apiVersion") == self.api_version and obj.get("kind") == self.kind
 

@@ -370,7 +370,9 @@ def normalise_status(status: Any, *, parent: str = "parent") -> dict[str, Any] |
             f"{type(status).__name__}",
             parent=parent, field="status",
         )
-    plain = _strip_nulls(orjson.loads(_to_json(status, ("status",), parent=parent, child=None)))
+    # a mapping encodes as a JSON object, so it decodes as a dict
+    plain: dict[str, Any] = _strip_nulls(
+        orjson.loads(_to_json(status, ("status",), parent=parent, child=None)))
     conditions = plain.get("conditions")
     if conditions is not None and not (
         isinstance(conditions, list)
