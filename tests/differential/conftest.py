@@ -73,10 +73,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
     if collector is None or not collector.records:
         return
     terminalreporter.section("differential suite: fake against real kube-apiserver")
-    for line in collector.terminal():
+    for line in collector.terminal(every=config.getoption("verbose") > 0):
         terminalreporter.write_line(line)
     target = Path(os.environ.get("KUBEPLAN_DIFF_REPORT") or ROOT / "build" /
                   "differential-report.md")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(collector.markdown(), encoding="utf-8")
-    terminalreporter.write_line(f"report written to {target}")
+    terminalreporter.write_line(f"every occurrence is in {target}"
+                                + ("" if config.getoption("verbose") > 0 else
+                                   " (and here with -v)"))

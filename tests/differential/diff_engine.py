@@ -392,20 +392,7 @@ def run_sequence(endpoint: KubeEndpoint, steps: Sequence[AnyStep], namespace: st
                 run.answers[index] = box[0] if box else {"code": 0, "body": "<watch hung>"}
             elif step.watch and step.background:
                 url = _url(step, steps, run.answers, namespace)
-                box: list[Answer] = []
-                opened = threading.Event()
-
-                def read(url: str = url, box: list[Answer] = box,
-                         opened: threading.Event = opened, step: Step = step) -> None:
-                    box.append(client.watch(url, step.accept, step.watch_seconds + 60,
-                                            opened))
-
-                thread = threading.Thread(target=read, daemon=True)
-                thread.start()
-                opened.wait(30)
-                # the response head arrives before the server registered the watch on
-                # neither server; a moment later it has on both
-                time.sleep(0.3)
+                thread, box = _start_watch(client, step, url)
                 background[step.label] = (thread, box)
                 run.answers[index] = {"code": 0, "body": None}
             elif step.watch:
@@ -418,6 +405,24 @@ def run_sequence(endpoint: KubeEndpoint, steps: Sequence[AnyStep], namespace: st
     for thread, _ in background.values():
         thread.join(120)
     return run
+
+
+def _start_watch(client: Client, step: Step, url: str) -> tuple[threading.Thread,
+                                                                list[Answer]]:
+    """A watch read in a thread of its own; its answer lands in the list."""
+    box: list[Answer] = []
+    opened = threading.Event()
+
+    def read() -> None:
+        box.append(client.watch(url, step.accept, step.watch_seconds + 60, opened))
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    opened.wait(30)
+    # the response head arrives before the server registered the watch on neither
+    # server; a moment later it has on both
+    time.sleep(0.3)
+    return thread, box
 
 
 def _call(client: Client, step: Step, steps: Sequence[AnyStep],
@@ -647,9 +652,11 @@ def _key(path: str, key: str) -> str:
 
 
 def show(value: Any) -> str:
-    if value is MISSING:
-        return MISSING
-    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
+    """A value as the report prints it (cut at 160 characters)."""
+    if isinstance(value, str):
+        text = MISSING if value == MISSING else repr(value)
+    else:
+        text = json.dumps(value, sort_keys=True)
     return text if len(text) <= 160 else text[:157] + "..."
 
 

@@ -89,6 +89,7 @@ class Observed:
     step: str
     difference: Difference
     known: Known | None
+    index: int = -1
 
 
 @attrs.define
@@ -105,6 +106,14 @@ class SequenceRecord:
     @property
     def differing(self) -> int:
         return sum(1 for s in self.steps if s.differences)
+
+    @property
+    def kept_only(self) -> int:
+        """Steps whose every difference is kept on purpose."""
+        flags: dict[int, set[str]] = {}
+        for o in self.observed:
+            flags.setdefault(o.index, set()).add(_flag(o.known))
+        return sum(1 for f in flags.values() if f == {"kept"})
 
     def unlisted(self) -> list[Observed]:
         return [o for o in self.observed if o.known is None]
@@ -134,7 +143,8 @@ class Collector:
             for difference in step.differences:
                 entry = next((k for k in self.known if k.matches(
                     area, sequence, step.title, difference.path)), None)
-                observed.append(Observed(area, sequence, step.title, difference, entry))
+                observed.append(Observed(area, sequence, step.title, difference, entry,
+                                         step.index))
         record = SequenceRecord(area, sequence, list(steps), observed)
         self.records.append(record)
         return record
@@ -155,30 +165,42 @@ class Collector:
 
     # -- the report ---------------------------------------------------------------------
 
-    def table_rows(self) -> list[tuple[str, int, int, int, str]]:
+    def table_rows(self) -> list[tuple[str, int, int, int, int, str, str]]:
+        """Per area: sequences, steps agreeing, steps differing, of those the ones that
+        differ only where the fake is kept different, % agreement, and % agreement when
+        the kept differences are counted as agreeing."""
         by_area: dict[str, list[SequenceRecord]] = {}
         for record in self.records:
             by_area.setdefault(record.area, []).append(record)
         rows = []
-        total = [0, 0, 0]
+        total = [0, 0, 0, 0]
         for area in sorted(by_area):
             records = by_area[area]
-            agree = sum(r.agreeing for r in records)
-            differ = sum(r.differing for r in records)
-            rows.append((area, len(records), agree, differ, _percent(agree, differ)))
-            total = [total[0] + len(records), total[1] + agree, total[2] + differ]
+            counts = [len(records), sum(r.agreeing for r in records),
+                      sum(r.differing for r in records), sum(r.kept_only for r in records)]
+            rows.append(_row(area, counts))
+            total = [t + c for t, c in zip(total, counts, strict=True)]
         if rows:
-            rows.append(("**all**", total[0], total[1], total[2],
-                         _percent(total[1], total[2])))
+            rows.append(_row("all", total))
         return rows
 
     def markdown(self) -> str:
-        lines = ["# Differential report: the fake API server against kube-apiserver", ""]
-        lines += ["| area | sequences | steps agreeing | steps differing | agreement |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {a} | {n} | {g} | {d} | {p} |" for a, n, g, d, p in self.table_rows()]
+        lines = ["# Differential report: the fake API server against kube-apiserver", "",
+                 "A step agrees when its normalised answers are equal; *kept only* counts the "
+                 "differing steps whose every difference is one the fake keeps on purpose.", "",
+                 "| area | sequences | steps agreeing | steps differing | of which kept only "
+                 "| agreement | agreement, kept ones aside |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in self.table_rows()]
         observed = [o for r in self.records for o in r.observed]
         groups = _group(observed)
+        lines += ["", "## Causes", "",
+                  "| | cause | occurrences | sequences |", "|---|---|---:|---:|"]
+        for known, obs in groups:
+            label = {"new": "**NEW**", "fix": "to fix", "kept": "kept"}[_flag(known)]
+            cause = known.why if known is not None else "not in known_differences.yaml"
+            lines.append(f"| {label} | {_cell(cause)} | {len(obs)} | "
+                         f"{len({o.sequence for o in obs})} |")
         for title, flag in (("New (unlisted) differences", "new"),
                             ("To be fixed (fidelity issues)", "fix"),
                             ("Kept on purpose", "kept")):
@@ -187,16 +209,14 @@ class Collector:
             if not chosen:
                 lines.append("none")
             for known, obs in chosen:
+                indent = ""
                 if known is not None:
                     lines.append(f"- **{known.describe()}**: {known.why}"
                                  + (f" *Kept: {known.reason}*" if known.kept else ""))
-                for o in obs:
-                    lines.append(f"  - `{o.sequence}` step `{o.step}`: "
-                                 f"`{o.difference.path}`: fake {_md(o.difference.fake)} "
-                                 f"real {_md(o.difference.real)}"
-                                 if known is not None else
-                                 f"- `{o.sequence}` step `{o.step}`: `{o.difference.path}`: "
-                                 f"fake {_md(o.difference.fake)} real {_md(o.difference.real)}")
+                    indent = "  "
+                lines += [f"{indent}- `{o.sequence}` step `{o.step}`: `{o.difference.path}`: "
+                          f"fake {_md(o.difference.fake)} real {_md(o.difference.real)}"
+                          for o in obs]
         stale = self.stale()
         lines += ["", f"## Listed but no longer seen ({len(stale)})", ""]
         lines += [f"- {k.describe()}: {k.why}" for k in stale] or ["none"]
@@ -206,30 +226,41 @@ class Collector:
                       + ", ".join(not_run)]
         return "\n".join(lines) + "\n"
 
-    def terminal(self) -> list[str]:
+    def terminal(self, every: bool = False) -> list[str]:
+        """The table, then each cause with its distinct paths (every occurrence with
+        ``every``); unlisted differences and stale entries in full."""
         rows = self.table_rows()
-        width = max([len("area"), *(len(r[0]) for r in rows)])
-        out = [f"{'area':<{width}}  sequences  agreeing  differing  agreement"]
-        for area, n, agree, differ, pct in rows:
-            out.append(f"{area.strip('*'):<{width}}  {n:>9}  {agree:>8}  {differ:>9}  "
-                       f"{pct:>9}")
+        head = ("area", "sequences", "agreeing", "differing", "kept only", "agreement",
+                "kept aside")
+        widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+        out = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+               for row in [head, *rows]]
         observed = [o for r in self.records for o in r.observed]
-        out.append("")
-        out.append(f"differences: {len(observed)} observed "
-                   f"({sum(1 for o in observed if o.known is None)} unlisted)")
+        out += ["", f"differences: {len(observed)} observed in "
+                    f"{len({(o.sequence, o.index) for o in observed})} steps, "
+                    f"{sum(1 for o in observed if o.known is None)} unlisted"]
         for known, obs in _group(observed):
-            head = "NEW" if known is None else ("kept" if known.kept else "to fix")
-            if known is not None:
-                out.append(f"  [{head}] {known.describe()}: {known.why}")
-                for o in obs:
-                    out.append(f"      {o.sequence} | {o.step} | {o.difference}")
-            else:
-                for o in obs:
-                    out.append(f"  [NEW] [{o.area}] {o.sequence} | {o.step} | {o.difference}")
+            if known is None:
+                out += [f"  [NEW] [{o.area}] {o.sequence} | {o.step} | {o.difference}"
+                        for o in obs]
+                continue
+            tag = "kept" if known.kept else "to fix"
+            out.append(f"  [{tag}] {known.why} ({len(obs)} in "
+                       f"{len({o.sequence for o in obs})} sequences)")
+            if every:
+                out += [f"      {o.sequence} | {o.step} | {o.difference}" for o in obs]
+                continue
+            paths: dict[str, int] = {}
+            for o in obs:
+                shown = re.sub(r"\[\d+\]", "[*]", o.difference.path)
+                paths[shown] = paths.get(shown, 0) + 1
+            listed = sorted(paths, key=lambda p: -paths[p])
+            out.append("      " + ", ".join(f"{p} (x{paths[p]})" for p in listed[:6])
+                       + (f", and {len(listed) - 6} more paths" if len(listed) > 6 else ""))
         stale = self.stale()
         if stale:
-            out.append("")
-            out.append(f"listed differences no longer seen: {len(stale)}")
+            out += ["", f"listed differences no longer seen: {len(stale)}"]
             out += [f"  {k.describe()}: {k.why}" for k in stale]
         return out
 
@@ -262,9 +293,18 @@ def _group(observed: Iterable[Observed]) -> list[tuple[Known | None, list[Observ
     return [groups[k] for k in order]
 
 
-def _percent(agree: int, differ: int) -> str:
-    total = agree + differ
-    return f"{100.0 * agree / total:.1f}%" if total else "-"
+def _percent(part: int, total: int) -> str:
+    return f"{100.0 * part / total:.1f}%" if total else "-"
+
+
+def _row(area: str, counts: list[int]) -> tuple[str, int, int, int, int, str, str]:
+    sequences, agree, differ, kept = counts
+    return (area, sequences, agree, differ, kept, _percent(agree, agree + differ),
+            _percent(agree + kept, agree + differ))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def _md(value: Any) -> str:

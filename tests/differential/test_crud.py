@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from diff_differ import Differ
-from diff_engine import AnyStep, Derived, Ref, Step, body_is, gone
+from diff_engine import Answer, AnyStep, Derived, Ref, Step, body_is, gone
 from diff_kinds import KINDS, LABEL, Kind, kind_id
 
 AREA = "crud"
@@ -39,9 +39,9 @@ def crud_steps(kind: Kind) -> list[AnyStep]:
     ]
     if kind.finalizer_stays:
         steps += [
-            Step("GET", kind.item(name)),
+            Step("GET", kind.item(name), title="GET after the DELETE"),
             Step("PATCH", kind.item(name), {"metadata": {"finalizers": None}},
-                 content_type="application/merge-patch+json"),
+                 content_type="application/merge-patch+json", title="remove the finalizers"),
             Step("GET", kind.item(name), until=gone(), timeout=30, title="GET until gone"),
         ]
     else:  # the real server's garbage collector or namespace controller may finish it
@@ -84,4 +84,57 @@ def test_get_and_delete_of_what_is_not_there(differ: Differ) -> None:
               "preconditions": {"resourceVersion": Ref("nothing",
                                                        "metadata.resourceVersion")}},
              title="DELETE with a resourceVersion precondition that holds"),
+    ])
+
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+def _envelope(answer: Answer) -> Answer:
+    """A protobuf answer is compared by status, media type and its k8s envelope magic
+    (its bytes hold uids and times that differ)."""
+    body = answer.get("body")
+    raw = body.get("<raw>") if isinstance(body, dict) else None
+    shown = ("k8s protobuf envelope" if isinstance(raw, str) and raw.startswith("k8s\x00")
+             else "JSON" if raw is None else "other bytes")
+    return {"code": answer["code"], "contentType": answer.get("contentType"), "body": shown}
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2)."""
+    out, length = bytearray([number << 3 | 2]), len(payload)
+    while True:  # the length as a varint
+        byte, length = length & 0x7F, length >> 7
+        out.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes(out) + payload
+
+
+def protobuf_configmap(name: str, data: dict[str, str]) -> bytes:
+    """A ConfigMap in the Kubernetes protobuf envelope (what kubectl create sends)."""
+    meta = _field(1, name.encode())
+    entries = b"".join(_field(2, _field(1, k.encode()) + _field(2, v.encode()))
+                       for k, v in data.items())
+    raw = _field(1, meta) + entries
+    type_meta = _field(1, b"v1") + _field(2, b"ConfigMap")
+    return b"k8s\x00" + _field(1, type_meta) + _field(2, raw)
+
+
+def test_protobuf_answers(differ: Differ) -> None:
+    cms = "/api/v1/namespaces/{ns}/configmaps"
+    deployments = "/apis/apps/v1/namespaces/{ns}/deployments"
+    kind = next(k for k in KINDS if k.plural == "deployments")
+    differ.check([
+        Step("POST", cms, {"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": {"name": "pb"}, "data": {"a": "1"}}, compare=False),
+        Step("POST", deployments, kind.obj("pb"), compare=False),
+        Step("GET", f"{cms}/pb", accept=PROTOBUF, project=_envelope,
+             title="a ConfigMap as protobuf"),
+        Step("GET", cms, accept=PROTOBUF, project=_envelope, title="a list as protobuf"),
+        Step("GET", f"{deployments}/pb", accept=PROTOBUF, project=_envelope,
+             title="a Deployment as protobuf"),
+        Step("GET", f"{cms}/pb", accept=f"{PROTOBUF}, application/json", project=_envelope,
+             title="protobuf preferred, JSON accepted"),
+        Step("POST", cms, protobuf_configmap("sent-as-protobuf", {"k": "v"}),
+             content_type=PROTOBUF, title="create from a protobuf body"),
     ])

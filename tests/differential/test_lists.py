@@ -39,8 +39,12 @@ def make_objects() -> list[AnyStep]:
               for name, labels in OBJECTS.items())]
 
 
-def lst(title: str, path: str = CMS, label: str = "", **query: Any) -> Step:
-    return Step("GET", path, query=query, title=title, label=label)
+def lst(title: str, path: str = CMS, label: str = "", continue_: Ref | None = None,
+        **query: str | Ref) -> Step:
+    params: dict[str, Any] = dict(query)
+    if continue_ is not None:
+        params["continue"] = continue_
+    return Step("GET", path, query=params, title=title, label=label)
 
 
 SELECTORS = [
@@ -78,15 +82,15 @@ SEQUENCES: dict[str, list[AnyStep]] = {
         *make_objects(),
         lst("limit=2", label="page1", limit="2", labelSelector=SEQ),
         lst("continue (page 2)", label="page2", limit="2", labelSelector=SEQ,
-            **{"continue": Ref("page1", "metadata.continue")}),
+            continue_=Ref("page1", "metadata.continue")),
         lst("continue (page 3)", limit="2", labelSelector=SEQ,
-            **{"continue": Ref("page2", "metadata.continue")}),
+            continue_=Ref("page2", "metadata.continue")),
         lst("limit=10 (all in one)", limit="10", labelSelector=SEQ),
         lst("limit with a selector", limit="1", labelSelector="tier=db"),
         lst("limit=0 means none", limit="0", labelSelector=SEQ),
         Step("DELETE", f"{CMS}/c", compare=False),
         lst("continue after a delete (page 2 again)", limit="2", labelSelector=SEQ,
-            **{"continue": Ref("page1", "metadata.continue")}),
+            continue_=Ref("page1", "metadata.continue")),
     ],
     "resource-versions": [
         *make_objects(),

@@ -76,6 +76,8 @@ SEQUENCES: dict[str, list[AnyStep]] = {
         patch(CM, [{"op": "replace", "path": "/metadata/name", "value": "other"}],
               JSON_PATCH, "rename"),
         patch(CM, [], JSON_PATCH, "an empty patch"),
+    ],
+    "json-patch-deployment": [
         Step("POST", f"{APPS}/deployments", _deployment(), compare=False),
         patch(DEPLOY, [{"op": "add", "path": "/spec/template/spec/containers/1/env",
                         "value": [{"name": "B", "value": "2"}]},
@@ -96,6 +98,8 @@ SEQUENCES: dict[str, list[AnyStep]] = {
         patch(CM, {"metadata": {"finalizers": ["a.example.com/x"]}}, MERGE_PATCH,
               "add a finalizer"),
         patch(CM, {"metadata": {"finalizers": None}}, MERGE_PATCH, "remove the finalizers"),
+    ],
+    "merge-patch-deployment": [
         Step("POST", f"{APPS}/deployments", _deployment(), compare=False),
         patch(DEPLOY, {"spec": {"template": {"spec": {"containers": [
             {"name": "app", "image": "other"}]}}}}, MERGE_PATCH, "a list is replaced whole"),
@@ -108,7 +112,7 @@ SEQUENCES: dict[str, list[AnyStep]] = {
         patch(DEPLOY, {"status": {"replicas": 5}}, MERGE_PATCH,
               "status through the main resource is ignored"),
     ],
-    "strategic-merge-patch": [
+    "strategic-merge-patch-deployment": [
         Step("POST", f"{APPS}/deployments", _deployment(), compare=False),
         patch(DEPLOY, {"spec": {"template": {"spec": {"containers": [
             {"name": "app", "image": "other"}]}}}}, STRATEGIC_PATCH,
@@ -157,6 +161,8 @@ SEQUENCES: dict[str, list[AnyStep]] = {
               APPLY_PATCH, "apply of another kind", fieldManager="alpha"),
         patch(CM, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "q"}},
               APPLY_PATCH, "apply naming another object", fieldManager="alpha"),
+    ],
+    "apply-deployment": [
         patch(DEPLOY, _deployment(), APPLY_PATCH, "apply a Deployment",
               fieldManager="alpha"),
         patch(DEPLOY, {"apiVersion": "apps/v1", "kind": "Deployment",
