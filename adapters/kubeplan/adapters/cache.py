@@ -71,7 +71,8 @@ def _rv(obj: RawObject | None) -> int | None:
 def _controller_uid(obj: RawObject) -> str | None:
     for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
         if ref.get("controller"):
-            return ref.get("uid")
+            uid: str | None = ref.get("uid")
+            return uid
     return None
 
 

@@ -77,6 +77,10 @@ RequestObserver = Callable[[str, int], None]
 #: is a transport handed to the constructor (``http=``), such as the fake's in-process face
 Transport = Literal["auto", "http1", "aiohttp", "given"]
 
+#: a request's query parameters, in order (a name, not ``list[...]``: in ``KubeClient``'s
+#: body ``list`` is the method)
+Query = list[tuple[str, str]]
+
 
 class KubeClient:
     """Async raw-JSON access to any resource type; implements ``protocol.ApiClient``.
@@ -101,7 +105,13 @@ class KubeClient:
         transport: Transport = "auto",
         http: HttpTransport | None = None,
     ) -> None:
-        if (api_client is None) == (static is None):
+        if api_client is not None and static is None:
+            host = api_client.configuration.host
+            if not host:
+                raise ValueError("the ApiClient's configuration names no host")
+        elif static is not None and api_client is None:
+            host = static.server
+        else:
             raise TypeError("KubeClient needs either a kubernetes_asyncio ApiClient or a "
                             "StaticConfig")
         self.api_client = api_client
@@ -113,8 +123,6 @@ class KubeClient:
         self.max_retry_after = max_retry_after
         self.user_agent = user_agent
         self.observers: list[RequestObserver] = []
-        host = (api_client.configuration.host if api_client is not None
-                else static.server)  # type: ignore[union-attr]
         self._host = host.rstrip("/")
         self._closed = False
         self._token_file = (TokenFile(static.token_file)
@@ -381,7 +389,7 @@ class KubeClient:
         method: str,
         path: str,
         *,
-        query: list[tuple[str, str]] | None = None,
+        query: Query | None = None,
         body: Any = None,
         content_type: str | None = None,
         write: bool = False,
@@ -404,7 +412,7 @@ class KubeClient:
         verb: str,
         method: str,
         path: str,
-        query: list[tuple[str, str]],
+        query: Query,
         data: bytes | None,
         content_type: str | None,
         total: float | None,
@@ -441,7 +449,7 @@ class KubeClient:
         verb: str,
         method: str,
         path: str,
-        query: list[tuple[str, str]],
+        query: Query,
         data: bytes | None,
         content_type: str | None,
         total: float | None,
@@ -492,6 +500,9 @@ class KubeClient:
 
     def _transport_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
+        proxy: str | None
+        proxy_headers: Any
+        server_name: str | None
         if self.api_client is not None:
             rest = self.api_client.rest_client
             proxy, proxy_headers, server_name = (
@@ -529,7 +540,7 @@ def _env_proxy(url: str) -> str | None:
     return proxy
 
 
-def _query(**params: Any) -> list[tuple[str, str]]:
+def _query(**params: Any) -> Query:
     return [(key, str(value)) for key, value in params.items() if value is not None]
 
 

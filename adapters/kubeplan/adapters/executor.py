@@ -481,7 +481,8 @@ class _Run:
             else [f for f in current if f != action.finalizer]
         )
         meta: dict[str, Any] = {"finalizers": wanted}
-        rv = self._parent_rv(action.resource_version or objects.resource_version_of(self.parent))
+        rv = self._parent_rv(action.resource_version or (
+            objects.resource_version_of(self.parent) if self.parent is not None else None))
         if rv:
             meta["resourceVersion"] = rv
         try:
@@ -551,7 +552,7 @@ class _Run:
         self.x.check_gate(self.parent_uid)
         try:
             returned = await self.x.client.patch(
-                self.x.config.parent, objects.name_of(parent),
+                self.x.config.parent, objects.name_of(parent) or "",
                 {"status": {"conditions": conditions}},
                 namespace=objects.namespace_of(parent), patch_type="merge", subresource="status",
             )

@@ -114,6 +114,7 @@ class StaticConfig:
         if self.cert_file or self.cert_data:
             with _as_file(self.cert_file, self.cert_data) as cert, \
                     _as_file(self.key_file, self.key_data) as key:
+                assert cert is not None  # a cert_file or cert_data, by the test above
                 context.load_cert_chain(cert, keyfile=key)
         return context
 

@@ -40,7 +40,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -798,8 +798,8 @@ class Operator:
         )
         try:
             result = fn(request)
-            if is_async or asyncio.iscoroutine(result):
-                result = await result
+            if (is_async or asyncio.iscoroutine(result)) and isinstance(result, Awaitable):
+                return await result
             return result
         except asyncio.CancelledError:
             raise
@@ -821,7 +821,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     collector = (loop.create_task(burst_collector(operators).run())
                  if collect_between_bursts else None)
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     stopping: list[asyncio.Task[None]] = []
 
     def _stop() -> None:

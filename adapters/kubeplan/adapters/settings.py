@@ -10,6 +10,8 @@ stream for longer than that is stalled), and controller-runtime's 30 s graceful 
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 #: environment variables ``kubeplan run`` reads (the manifests' Deployment sets them)
@@ -19,7 +21,7 @@ ENV_POD_NAME = "POD_NAME"
 ENV_POD_NAMESPACE = "POD_NAMESPACE"
 
 
-def _positive(_inst: object, attribute: attrs.Attribute, value: float | None) -> None:
+def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and value <= 0:
         raise ValueError(f"RuntimeSettings.{attribute.name} must be > 0, got {value!r}")
 

@@ -313,12 +313,12 @@ class ShardMembership:
         }
         peers = []
         for name, obs in self._observations.items():
-            record = obs.record
-            if name == self.settings.lease_name or record.holder in (None, self._me):
+            record, holder = obs.record, obs.record.holder
+            if name == self.settings.lease_name or holder is None or holder == self._me:
                 continue
             if obs.is_expired(seen_at, self.settings.lease_duration):
                 continue
-            peers.append(PeerClaim(record.holder, view_from_annotations(record.annotations)))
+            peers.append(PeerClaim(holder, view_from_annotations(record.annotations)))
         self._peers = tuple(sorted(peers, key=lambda p: p.identity))
         self._snapshot_valid = True
         return records
