@@ -362,11 +362,15 @@ class OperatorProcess:
                 os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
-    def planned_for(self) -> set[str]:
+    def log_size(self) -> int:
+        return len(self.log())
+
+    def planned_for(self, since: int = 0) -> set[str]:
         """The parents (``namespace/name``) this process executed plans for, from its
-        log (the runtime logs ``<operator>: <ns>/<name>: N actions`` for each)."""
+        log after offset ``since`` (the runtime logs ``<operator>: <ns>/<name>: N actions``
+        for each)."""
         found = set()
-        for line in self.log().splitlines():
+        for line in self.log()[since:].splitlines():
             if line.endswith(" actions") and "kubeplan.adapters.runtime" in line:
                 found.add(line.rsplit(": ", 2)[-2])
         return found
