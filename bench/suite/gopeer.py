@@ -3,7 +3,8 @@
 The binary is ``~/.cache/kubeplan/bench/controller-runtime-peer-<key>``, where the key
 is a hash of ``go.mod``, ``go.sum`` and every ``*.go`` file of the module (and of the
 Go toolchain's version): it is rebuilt only when that file is missing, so an edit to the
-peer gives a new binary and an unchanged peer costs nothing. ``go`` missing from PATH
+peer gives a new binary (the older ones are removed) and an unchanged peer costs
+nothing. ``go`` missing from PATH
 is no error: ``build`` says why there is no binary and the suite runs without the peer.
 
     python bench/suite/gopeer.py            # build (or find) it and print where it is
@@ -66,6 +67,9 @@ def build() -> dict[str, Any]:
         return {"path": None, "reason": "building the controller-runtime peer failed:\n"
                                         + proc.stderr.strip()[-2000:]}
     partial.replace(target)
+    for old in target.parent.glob(f"{NAME}-*"):  # binaries of earlier sources
+        if old != target and not old.name.endswith(".partial"):
+            old.unlink(missing_ok=True)
     return {"path": str(target), "seconds": round(time.perf_counter() - started, 1),
             "cached": False, "go": version}
 

@@ -344,12 +344,12 @@ class ApiServerProcess:
                 if key is not None:
                     counts[key] += int(float(line.rsplit(" ", 1)[1]))
             elif line.startswith("apiserver_request_total{"):
-                if 'resource=""' in line or 'verb="WATCH"' in line:
+                labels = dict(_LABEL.findall(line[:line.rindex("}")]))
+                if not labels.get("resource") or labels.get("verb") == "WATCH":
                     continue
                 value = int(float(line.rsplit(" ", 1)[1]))
                 cluster += value
-                if 'verb="APPLY"' in line:
-                    labels = dict(_LABEL.findall(line[:line.rindex("}")]))
+                if labels.get("verb") == "APPLY":
                     applies[(labels["resource"], labels["subresource"])] += value
         self.cluster_total = cluster
         for (verb, resource, sub), n in list(counts.items()):

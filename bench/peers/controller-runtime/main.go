@@ -2,22 +2,24 @@
 // bench/peers/kubeplan_operator.py and bench/peers/kopf_operator.py, written the way
 // the controller-runtime (kubebuilder) book teaches.
 //
-//	controller-runtime-peer --kubeconfig K [--workers 8]   # or KUBECONFIG=K
-//	controller-runtime-peer --render NAME [--spec JSON]    # print the children, exit
+//		controller-runtime-peer --kubeconfig K [--workers 8]   # or KUBECONFIG=K
+//		controller-runtime-peer --render NAME [--spec JSON]    # print the children, exit
 //
-//   - For Trio parents, Owns their Deployments, Services and ConfigMaps (drift in a child
-//     queues its parent again); children are written by server-side apply (forced, field
-//     manager "trio") with a controller owner reference; the status through the status
-//     subresource; one Event (events.k8s.io/v1, the manager's recorder) per parent whose
-//     children were written.
-//   - No leader election, no metrics or health endpoints (nothing listens).
-//   - Client-side rate limiting off (QPS -1; controller-runtime's own default when the
-//     kubeconfig sets none): neither Python peer throttles its client, and the server
-//     (API priority and fairness on the real one) is what should push back.
-//   - --workers concurrent reconciles (default 8, what the harness gives kubeplan; kopf
-//     runs every object's handler in its own task, so it has no such bound).
-//   - The informer cache drops managedFields (cache.TransformStripManagedFields, a
-//     one-line option of controller-runtime's): the reconciler never reads them.
+//	  - For Trio parents (spec changes only: GenerationChangedPredicate), Owns their
+//	    Deployments, Services and ConfigMaps (any change to a child queues its parent
+//	    again, so drift in any field is repaired; no predicate there: ConfigMaps have no
+//	    generation, and a Deployment's labels can drift without one); children are written by server-side apply (forced, field
+//	    manager "trio") with a controller owner reference; the status through the status
+//	    subresource; one Event (events.k8s.io/v1, the manager's recorder) per parent whose
+//	    children were written.
+//	  - No leader election, no metrics or health endpoints (nothing listens).
+//	  - Client-side rate limiting off (QPS -1; controller-runtime's own default when the
+//	    kubeconfig sets none): neither Python peer throttles its client, and the server
+//	    (API priority and fairness on the real one) is what should push back.
+//	  - --workers concurrent reconciles (default 8, what the harness gives kubeplan; kopf
+//	    runs every object's handler in its own task, so it has no such bound).
+//	  - The informer cache drops managedFields (cache.TransformStripManagedFields, a
+//	    one-line option of controller-runtime's): the reconciler never reads them.
 //
 // The benchmark hooks, which a user never needs: SIGUSR1 queues every cached parent
 // again and, once the queue has settled, prints {"event": "resync", "syncs": N,
@@ -40,12 +42,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 )
 
@@ -127,7 +131,9 @@ func run(workers int) error {
 	resync := make(chan event.GenericEvent)
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named("trio").
-		For(&Trio{}).
+		// the parent's own status writes change no generation: no reconcile for them
+		// (the kubebuilder book's predicate); its spec changes, creation and deletion do
+		For(&Trio{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
