@@ -7,7 +7,7 @@ mutable dict with it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import yaml
@@ -17,9 +17,14 @@ from kubeplan.testkit.apiserver import status
 __all__ = ["copy_obj", "decode_json", "decode_yaml", "dumps", "encoded_size"]
 
 
-def copy_obj(obj: Any) -> Any:
-    """A deep copy of a JSON-shaped value."""
-    return orjson.loads(orjson.dumps(obj))
+#: a JSON object or array (copies and the values derived from them keep their type)
+JsonT = TypeVar("JsonT", dict[str, Any], list[Any])
+
+
+def copy_obj(obj: JsonT) -> JsonT:
+    """A deep copy of a JSON-shaped value (an object stays a dict, an array a list)."""
+    copied: JsonT = orjson.loads(orjson.dumps(obj))
+    return copied
 
 
 def dumps(obj: Any) -> bytes:

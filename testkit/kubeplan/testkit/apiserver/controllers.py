@@ -46,7 +46,8 @@ CRD_GR = "customresourcedefinitions.apiextensions.k8s.io"
 
 
 def _meta(obj: Obj) -> dict[str, Any]:
-    return obj["metadata"]
+    meta: dict[str, Any] = obj["metadata"]
+    return meta
 
 
 def _split_gr(group_resource: str) -> tuple[str, str]:
@@ -395,9 +396,9 @@ class ControllerManager:
             return
         crd_name = self._cleaning.get(entry.group_resource)
         if crd_name and entry.type == "DELETED":
-            crd = self._server.store.get(CRD_GR, "", crd_name)
-            if crd is not None:
-                self._cleanup_crd(crd)
+            stored = self._server.store.get(CRD_GR, "", crd_name)
+            if stored is not None:
+                self._cleanup_crd(stored)
 
     def _establish(self, crd: Obj) -> None:
         name = _meta(crd)["name"]

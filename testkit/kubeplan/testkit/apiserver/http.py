@@ -510,7 +510,8 @@ class FakeApiHttpServer:
         return _TablePrinter(columns, version, query.get("includeObject", "Metadata"),
                              clock.now if clock is not None else _utcnow)
 
-    async def _stream(self, request: web.BaseRequest, status: int, events: AsyncIterator[dict],
+    async def _stream(self, request: web.BaseRequest, status: int,
+                      events: AsyncIterator[dict[str, Any]],
                       headers: dict[str, str]) -> web.StreamResponse:
         """A watch: chunked, one JSON event per line, each flushed as it happens."""
         headers.setdefault("Content-Type", _JSON)
@@ -579,7 +580,9 @@ class _TablePrinter:
             log.debug("cannot print %s as a table", body.get("kind"), exc_info=True)
             return None
 
-    async def events(self, events: AsyncIterator[dict]) -> AsyncIterator[dict]:
+    async def events(
+        self, events: AsyncIterator[dict[str, Any]]
+    ) -> AsyncIterator[dict[str, Any]]:
         try:
             async for event in events:
                 obj = event.get("object")
@@ -610,12 +613,14 @@ def _table_resource(registry: Any, path: str) -> Any:
     return registry.lookup(group, version, rest[0])
 
 
-def _resource_list(model: discovery.DiscoveryModel, group: str, version: str) -> dict | None:
+def _resource_list(
+    model: discovery.DiscoveryModel, group: str, version: str
+) -> dict[str, Any] | None:
     gv = model.group_version(group, version)
     return None if gv is None else discovery.api_resource_list(gv)
 
 
-def _group(model: discovery.DiscoveryModel, group: str) -> dict | None:
+def _group(model: discovery.DiscoveryModel, group: str) -> dict[str, Any] | None:
     versions = model.groups.get(group)
     return None if not group or not versions else discovery.api_group(group, versions)
 
@@ -624,7 +629,9 @@ def _group(model: discovery.DiscoveryModel, group: str) -> dict | None:
 # kubeconfig
 
 
-def kubeconfig(url: str, token: str | None = None, context: str = "kubeplan-fake") -> dict:
+def kubeconfig(
+    url: str, token: str | None = None, context: str = "kubeplan-fake"
+) -> dict[str, Any]:
     """A kubeconfig whose current context points at ``url``."""
     user: dict[str, Any] = {"token": token} if token else {}
     return {

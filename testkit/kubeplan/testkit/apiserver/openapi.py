@@ -167,7 +167,9 @@ _HTTP_METHOD = {"list": "get", "get": "get", "post": "post", "put": "put", "patc
                 "delete": "delete", "deletecollection": "delete"}
 
 
-def group_version_document_v3(model: DiscoveryModel, group: str, version: str) -> dict | None:
+def group_version_document_v3(
+    model: DiscoveryModel, group: str, version: str
+) -> dict[str, Any] | None:
     """``GET /openapi/v3/api/v1`` or ``/openapi/v3/apis/{group}/{version}``."""
     gv = model.group_version(group, version)
     if gv is None:

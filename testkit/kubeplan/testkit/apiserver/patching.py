@@ -29,7 +29,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from kubeplan.testkit.apiserver.codec import copy_obj
+from kubeplan.testkit.apiserver.codec import JsonT, copy_obj
 from kubeplan.testkit.apiserver.mergekeys import list_rule
 
 __all__ = [
@@ -104,8 +104,12 @@ def _op_failure(doc: Any, op: dict[str, Any]) -> str:
     return f'{kind} operation does not apply: doc is missing path: "{path}": missing value'
 
 
-def apply_json_patch(obj: dict[str, Any], patch: Any) -> dict[str, Any]:
-    """Apply an RFC 6902 patch; raises PatchError (400 malformed, 422 not applicable)."""
+def apply_json_patch(obj: dict[str, Any], patch: Any) -> Any:
+    """Apply an RFC 6902 patch; raises PatchError (400 malformed, 422 not applicable).
+
+    An operation on the root (path ``""``) may replace the whole document, so the result
+    is any JSON value, like ``apply_merge_patch``'s (the caller checks its shape).
+    """
     if not isinstance(patch, list):
         raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch", 400)
     if len(patch) > MAX_JSON_PATCH_OPERATIONS:
@@ -226,7 +230,7 @@ def _go_repr(value: Any) -> str:
     return str(value)
 
 
-def _strip_directives(value: Any) -> Any:
+def _strip_directives(value: JsonT) -> JsonT:
     """Drop ``$``-keys from a value taken verbatim from the patch.
 
     The real server decodes the merged map into a Go struct, which drops unknown

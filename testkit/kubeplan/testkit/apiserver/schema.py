@@ -207,7 +207,7 @@ def _validate(
 
 
 def _is_untyped(schema: Mapping[str, Any]) -> bool:
-    return not schema.get("type") and (
+    return not schema.get("type") and bool(
         schema.get("x-kubernetes-preserve-unknown-fields")
         or schema.get("x-kubernetes-int-or-string")
     )

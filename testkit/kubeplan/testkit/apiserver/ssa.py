@@ -43,7 +43,7 @@ import json
 import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 import orjson
@@ -235,6 +235,11 @@ class _Rules:
         elements = [_item_element(i, rule) for i in items]
         self._elements[key] = (items, elements)
         return elements
+
+
+def _keyed(elements: list[str | None]) -> TypeGuard[list[str]]:
+    """Whether every item of a list has an element (else the list is atomic)."""
+    return None not in elements
 
 
 def _field_path(path: Path) -> tuple[str, ...]:
@@ -444,7 +449,8 @@ def _subtree(paths: list[Path]) -> dict[str, Any] | None:
     for leaf in marked:
         if len(leaf) == 1:  # no children: a leaf member renders as {}
             leaf.clear()
-    return next(iter(top.values()))
+    subtree: dict[str, Any] = next(iter(top.values()))
+    return subtree
 
 
 def _encode_fields_general(members: frozenset[Path]) -> dict[str, Any]:
@@ -614,7 +620,7 @@ def _to_field_set(value: Any, rules: _Rules) -> FieldSet:
 
         def walk(found: set[Path]) -> None:
             elements = rules.elements(v, rule)
-            if None in elements:
+            if not _keyed(elements):
                 found.add(path)
                 return
             for item, element in zip(v, elements, strict=True):
@@ -816,14 +822,14 @@ def _merge_list(
     """
     lpes = rules.elements(lhs, rule)
     rpes = rules.elements(rhs, rule)
-    if any(e is None for e in lpes) or any(e is None for e in rpes):
+    if not _keyed(lpes) or not _keyed(rpes):
         return None
     lmap: dict[str, Any] = {}
     for e, item in zip(lpes, lhs, strict=True):
-        lmap.setdefault(e, item)  # type: ignore[arg-type]
+        lmap.setdefault(e, item)
     rmap: dict[str, Any] = {}
     for e, item in zip(rpes, rhs, strict=True):
-        rmap.setdefault(e, item)  # type: ignore[arg-type]
+        rmap.setdefault(e, item)
     shared = [e for e in dict.fromkeys(rpes) if e in lmap]
     next_shared = shared.pop(0) if shared else None
     out: list[Any] = []
@@ -844,8 +850,8 @@ def _merge_list(
             pe = lpes[li]
             if pe == rpes[ri]:
                 if pe not in done:
-                    done.add(pe)  # type: ignore[arg-type]
-                    out.append(merged_item(pe))  # type: ignore[arg-type]
+                    done.add(pe)
+                    out.append(merged_item(pe))
                 li += 1
                 ri += 1
                 next_shared = shared.pop(0) if shared else None
@@ -857,8 +863,8 @@ def _merge_list(
             pe = lpes[li]
             if pe not in rmap:
                 if pe not in done:
-                    done.add(pe)  # type: ignore[arg-type]
-                    out.append(lmap[pe])  # type: ignore[index]
+                    done.add(pe)
+                    out.append(lmap[pe])
                 li += 1
                 continue
             if pe in done:
@@ -867,8 +873,8 @@ def _merge_list(
         if ri < len(rpes):
             pe = rpes[ri]
             if pe not in done:
-                done.add(pe)  # type: ignore[arg-type]
-                out.append(merged_item(pe))  # type: ignore[arg-type]
+                done.add(pe)
+                out.append(merged_item(pe))
             ri += 1
             if next_shared is not None and next_shared == pe:
                 next_shared = shared.pop(0) if shared else None
@@ -1375,7 +1381,7 @@ def _member_node(value: Any, fields: tuple[str, ...], rules: _Rules) -> dict[str
 def _list_node(value: list[Any], rule: _Rule, fields: tuple[str, ...],
                rules: _Rules) -> dict[str, Any]:
     elements = rules.elements(value, rule)
-    if None in elements:
+    if not _keyed(elements):
         return _LEAF  # an item that cannot be keyed: the list is atomic
     items: dict[str, Any] = {}
     for item, element in zip(value, elements, strict=True):

@@ -242,8 +242,8 @@ def _printer_cell(path: str, column_type: str) -> Cell:
 def columns_for(info: Any, crd: dict[str, Any] | None) -> list[Column]:
     """The columns the real server prints for a resource (NAME/AGE when unknown)."""
     if crd is not None:
-        version = next((v for v in _get(crd, "spec", "versions", default=[])
-                        if v.get("name") == info.version), {})
+        version: dict[str, Any] = next((v for v in _get(crd, "spec", "versions", default=[])
+                                        if v.get("name") == info.version), {})
         printer = version.get("additionalPrinterColumns")
         if printer is None:  # the pre-v1 CRD-level field
             printer = _get(crd, "spec", "additionalPrinterColumns")

@@ -89,14 +89,15 @@ class DeleteOptions:
 
 
 def _meta(obj: Obj) -> dict[str, Any]:
-    return obj["metadata"]
+    meta: dict[str, Any] = obj["metadata"]
+    return meta
 
 
 def _without(obj: Obj, *keys: str) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in keys}
 
 
-def _strip_managed_times(entries: Any) -> Any:
+def _strip_managed_times(entries: Any) -> object:
     if not isinstance(entries, list):
         return entries
     return [
@@ -595,8 +596,9 @@ class Writer:
                     new["metadata"]["managedFields"] = copy_obj(cur_meta["managedFields"])
         elif sub == "finalize":
             new = copy_obj(current)
-            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-            new.setdefault("spec", {})["finalizers"] = list(spec.get("finalizers") or [])
+            spec = obj.get("spec")
+            finalizers = spec.get("finalizers") if isinstance(spec, dict) else None
+            new.setdefault("spec", {})["finalizers"] = list(finalizers or [])
         else:
             new = obj
             if info.has_status:
