@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -43,12 +43,13 @@ from kubeplan.testkit.scenario import Scenario
 from kubeplan.testkit.simulation import Simulation, as_definition, install_crd
 from kubeplan.testkit.trace import ClusterState, Trace, WriteRecord
 
-try:
-    import pytest_asyncio
-
-    _async_fixture: Any = pytest_asyncio.fixture
-except ImportError:  # pragma: no cover - pytest-asyncio is in the test extra
-    _async_fixture = pytest.fixture
+if TYPE_CHECKING:
+    from pytest_asyncio import fixture as _async_fixture
+else:
+    try:
+        from pytest_asyncio import fixture as _async_fixture
+    except ImportError:  # pragma: no cover - the plugin loads without pytest-asyncio
+        _async_fixture = pytest.fixture
 
 __all__ = [
     "OperatorHarness",
@@ -163,7 +164,8 @@ class OperatorHarness:
         operator converged on it: the parent reports ``Synced=True``, it has children, and
         a further resync writes nothing. Returns the stored parent."""
         if isinstance(parent, Path):
-            parent = yaml.safe_load(parent.read_text())
+            loaded: RawObject = yaml.safe_load(parent.read_text())
+            parent = loaded
         await self.apply_parent(parent)
         await self.settle()
         meta = (parent.get("metadata") or {}) if isinstance(parent, dict) else {}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 import attrs
 import yaml
@@ -30,11 +30,12 @@ from kubeplan.core.types import K8sType
 from kubeplan.testkit.apiserver.faults import Fault
 
 JsonObject = dict[str, Any]
+_T = TypeVar("_T", bound=attrs.AttrsInstance)
 
 FaultKind = Literal[
     "error", "too_many_requests", "latency", "watch_drop", "watch_stall", "expire_watch"
 ]
-FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 
 
 class ScenarioError(ValueError):
@@ -103,18 +104,18 @@ def _check_json(value: Any, path: str) -> None:
     raise TypeError(f"{path} is a {type(value).__name__} ({value!r}); expected JSON data")
 
 
-def _json_object(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _json_object(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, dict):
         raise TypeError(f"must be a mapping, got {type(value).__name__}")
     _check_json(value, attribute.name)
 
 
-def _non_empty_str(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _non_empty_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise TypeError(f"must be a non-empty string, got {value!r}")
 
 
-def _optional_non_empty_str(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _optional_non_empty_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
         _non_empty_str(instance, attribute, value)
 
@@ -124,7 +125,7 @@ def _optional_number(minimum: float) -> Any:
 
 
 def _number(minimum: float, *, optional: bool = False) -> Any:
-    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is None and optional:
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -143,22 +144,13 @@ def _to_float(value: Any) -> Any:
 
 
 def _int_at_least(minimum: int) -> Any:
-    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"must be an integer, got {value!r}")
         if value < minimum:
             raise ValueError(f"must be >= {minimum}, got {value}")
 
     return check
-
-
-def _name() -> Any:
-    # A function, not a shared field object: attrs orders fields by when they were made.
-    return attrs.field(validator=_non_empty_str)
-
-
-def _namespace() -> Any:
-    return attrs.field(default=None, validator=_optional_non_empty_str)
 
 
 def _where(name: str, namespace: str | None) -> str:
@@ -193,12 +185,12 @@ class FaultSpec:
     )
 
     @kind.validator
-    def _check_kind(self, attribute: attrs.Attribute, value: Any) -> None:
+    def _check_kind(self, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in FAULT_KINDS:
             raise ValueError(f"must be one of {', '.join(FAULT_KINDS)}; got {value!r}")
 
     @code.validator
-    def _check_code(self, attribute: attrs.Attribute, value: Any) -> None:
+    def _check_code(self, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
             return
         if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
@@ -254,9 +246,9 @@ class CreateParent:
     """A user creates a parent with this spec."""
 
     kind: ClassVar[str] = "create_parent"
-    name: str = _name()
+    name: str = attrs.field(validator=_non_empty_str)
     spec: JsonObject = attrs.field(factory=dict, validator=_json_object)
-    namespace: str | None = _namespace()
+    namespace: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
 
     def describe(self) -> str:
         return f"create parent {_where(self.name, self.namespace)} spec={_inline(self.spec)}"
@@ -267,9 +259,9 @@ class PatchParent:
     """A user changes a parent with a JSON merge patch (RFC 7386) of the whole object."""
 
     kind: ClassVar[str] = "patch_parent"
-    name: str = _name()
+    name: str = attrs.field(validator=_non_empty_str)
     patch: JsonObject = attrs.field(validator=_json_object)
-    namespace: str | None = _namespace()
+    namespace: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
 
     def describe(self) -> str:
         return f"patch parent {_where(self.name, self.namespace)} with {_inline(self.patch)}"
@@ -280,8 +272,8 @@ class DeleteParent:
     """A user deletes a parent (finalizers, if any, still run)."""
 
     kind: ClassVar[str] = "delete_parent"
-    name: str = _name()
-    namespace: str | None = _namespace()
+    name: str = attrs.field(validator=_non_empty_str)
+    namespace: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
 
     def describe(self) -> str:
         return f"delete parent {_where(self.name, self.namespace)}"
@@ -293,9 +285,9 @@ class EditChild:
 
     kind: ClassVar[str] = "edit_child"
     type_key: str = attrs.field(validator=_non_empty_str)
-    name: str = _name()
+    name: str = attrs.field(validator=_non_empty_str)
     patch: JsonObject = attrs.field(validator=_json_object)
-    namespace: str | None = _namespace()
+    namespace: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
 
     def describe(self) -> str:
         where = _where(self.name, self.namespace)
@@ -308,8 +300,8 @@ class DeleteChild:
 
     kind: ClassVar[str] = "delete_child"
     type_key: str = attrs.field(validator=_non_empty_str)
-    name: str = _name()
-    namespace: str | None = _namespace()
+    name: str = attrs.field(validator=_non_empty_str)
+    namespace: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
 
     def describe(self) -> str:
         return f"someone deletes {self.type_key} {_where(self.name, self.namespace)}"
@@ -323,7 +315,7 @@ class CreateForeign:
     obj: JsonObject = attrs.field(validator=_json_object)
 
     @obj.validator
-    def _check_obj(self, attribute: attrs.Attribute, value: JsonObject) -> None:
+    def _check_obj(self, attribute: attrs.Attribute[Any], value: JsonObject) -> None:
         for key in ("apiVersion", "kind"):
             if not isinstance(value.get(key), str) or not value[key]:
                 raise ValueError(f"needs a string {key!r}")
@@ -392,7 +384,7 @@ Step = (
     | Settle
 )
 
-STEP_CLASSES: Mapping[str, type[Any]] = {
+STEP_CLASSES: Mapping[str, type[Step]] = {
     cls.kind: cls
     for cls in (
         CreateParent,
@@ -418,14 +410,19 @@ def _inline(value: Any) -> str:
 # -- (de)serialisation -----------------------------------------------------------------------
 
 
+# attrs.Factory is a class, but typed as a function returning the default it makes (so that
+# type checkers read ``x: list[int] = attrs.Factory(list)``): the class, from an instance
+_FACTORY: type[Any] = type(attrs.Factory(list))
+
+
 def _fields_to_dict(value: Any) -> dict[str, Any]:
     """Fields of a step or fault, leaving out those at their default (shorter YAML)."""
     out: dict[str, Any] = {}
     for field in attrs.fields(type(value)):
         item = getattr(value, field.name)
         default = field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()  # type: ignore[union-attr]
+        if isinstance(default, _FACTORY):
+            default = default.factory()
         if default is not attrs.NOTHING and item == default and type(item) is type(default):
             continue
         out[field.name] = _fields_to_dict(item) if attrs.has(type(item)) else item
@@ -437,7 +434,7 @@ def step_to_dict(step: Step) -> dict[str, Any]:
     return {"kind": step.kind, **_fields_to_dict(step)}
 
 
-def _build(cls: type[Any], data: Any, *, step: int | None, prefix: str = "") -> Any:
+def _build(cls: type[_T], data: Any, *, step: int | None, prefix: str = "") -> _T:
     if not isinstance(data, dict):
         raise ScenarioError(
             f"expected a mapping, got {type(data).__name__}", step=step, field=prefix or None
@@ -471,12 +468,13 @@ def _build(cls: type[Any], data: Any, *, step: int | None, prefix: str = "") -> 
 
 def _failing_field(cls: type[Any], kwargs: Mapping[str, Any], exc: Exception) -> str | None:
     """Which field a validator rejected: retry each field against its own validator."""
+    field: attrs.Attribute[Any]
     for field in attrs.fields(cls):
         if field.name not in kwargs:
             continue
         value = kwargs[field.name]
-        if field.converter is not None:
-            value = field.converter(value)  # type: ignore[operator]
+        if callable(field.converter):  # the steps' converters are plain functions
+            value = field.converter(value)
         if field.validator is None:
             continue
         try:
@@ -501,6 +499,10 @@ def step_from_dict(data: Any, *, index: int | None = None) -> Step:
     return _build(cls, {k: v for k, v in data.items() if k != "kind"}, step=index)
 
 
+def _steps(steps: Iterable[Step]) -> tuple[Step, ...]:
+    return tuple(steps)
+
+
 @attrs.frozen
 class Scenario:
     """A reproducible story for an operator: ``steps`` run in order, ``seed`` fixes chance.
@@ -510,12 +512,12 @@ class Scenario:
     the same trace.
     """
 
-    steps: tuple[Step, ...] = attrs.field(converter=tuple, factory=tuple)
+    steps: tuple[Step, ...] = attrs.field(converter=_steps, factory=tuple)
     seed: int = attrs.field(default=0, validator=_int_at_least(0))
     name: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
 
     @steps.validator
-    def _check_steps(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+    def _check_steps(self, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
         for i, step in enumerate(value):
             if type(step) not in STEP_CLASSES.values():
                 raise ScenarioError(f"not a scenario step: {step!r}", step=i)

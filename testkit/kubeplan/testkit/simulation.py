@@ -112,7 +112,7 @@ async def install_crd(server: FakeApiServer, crd: Mapping[str, Any]) -> None:
     await server.settle()
 
 
-def _virtual_seconds(when: Any) -> float:
+def _virtual_seconds(when: datetime) -> float:
     return round((when - EPOCH).total_seconds(), 6)
 
 

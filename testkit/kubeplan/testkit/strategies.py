@@ -15,14 +15,14 @@ Two promises hold for every strategy here:
   failing scenario shrinks to the few steps that matter.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: it binds the name ``annotations``, which is
+# this module's strategy for metadata.annotations (a type checker would see the feature).
 import datetime
 import enum
 import string
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -51,7 +51,7 @@ _TEXT_CHARS = st.characters(categories=("L", "N", "P", "S", "Zs"))
 
 
 def _grammar_name(
-    draw: Callable[[Strategy[Any]], Any], edge: str, inner: str, max_size: int
+    draw: st.DrawFn, edge: str, inner: str, max_size: int
 ) -> str:
     """``[edge]([inner]*[edge])?`` of at most ``max_size`` characters, shrinking to 'a'."""
     first = draw(st.sampled_from(edge))
@@ -86,7 +86,7 @@ def dns_1035_labels(*, max_size: int = 63) -> Strategy[str]:
     _check_size(max_size, 63, "dns_1035_labels")
 
     @st.composite
-    def build(draw: Callable[[Strategy[Any]], Any]) -> str:
+    def build(draw: st.DrawFn) -> str:
         first = draw(st.sampled_from(string.ascii_lowercase))
         if max_size == 1:
             return first
@@ -100,7 +100,7 @@ def dns_subdomains(*, max_size: int = 253, max_parts: int = 4) -> Strategy[str]:
     _check_size(max_size, 253, "dns_subdomains")
 
     @st.composite
-    def build(draw: Callable[[Strategy[Any]], Any]) -> str:
+    def build(draw: st.DrawFn) -> str:
         name = draw(dns_labels(max_size=min(63, max_size)))
         for _ in range(max_parts - 1):
             room = max_size - len(name) - 1
@@ -211,7 +211,7 @@ def objects_of(
         )
 
     @st.composite
-    def build(draw: Callable[[Strategy[Any]], Any]) -> JsonObject:
+    def build(draw: st.DrawFn) -> JsonObject:
         obj: JsonObject = {
             "apiVersion": k8s_type.api_version,
             "kind": k8s_type.kind,
@@ -358,7 +358,7 @@ def _attrs_instances(cls: type, overrides: Overrides) -> Strategy[Any]:
             )
 
     @st.composite
-    def build(draw: Callable[[Strategy[Any]], Any]) -> Any:
+    def build(draw: st.DrawFn) -> Any:
         kwargs = draw(st.fixed_dictionaries(fields))
         try:
             return cls(**kwargs)
@@ -558,7 +558,7 @@ def faults(*, resources: Sequence[str] = ()) -> Strategy[sc.FaultSpec]:
     targets = st.none() | st.sampled_from(list(resources)) if resources else st.none()
 
     @st.composite
-    def build(draw: Callable[[Strategy[Any]], Any]) -> sc.FaultSpec:
+    def build(draw: st.DrawFn) -> sc.FaultSpec:
         kind = draw(st.sampled_from(sc.FAULT_KINDS))
         verb = draw(st.none() | st.sampled_from(VERBS))
         resource = draw(targets)
@@ -656,7 +656,7 @@ def steps(
     fault_steps = st.builds(sc.InjectFault, faults(resources=keys))
 
     @st.composite
-    def build(draw: Callable[[Strategy[Any]], Any]) -> sc.Step:
+    def build(draw: st.DrawFn) -> sc.Step:
         # An integer shrinks to 0, so a shrunk step is an ordinary one.
         if fault_rate and draw(st.integers(min_value=0, max_value=99)) >= 100 - fault_rate:
             return draw(fault_steps)
@@ -684,7 +684,7 @@ def scenarios(
     namespace = step_options.get("namespace")
 
     @st.composite
-    def build(draw: Callable[[Strategy[Any]], Any]) -> sc.Scenario:
+    def build(draw: st.DrawFn) -> sc.Scenario:
         first: list[sc.Step] = []
         if start_with_create:
             first.append(sc.CreateParent(parent_names[0], draw(specs), namespace))

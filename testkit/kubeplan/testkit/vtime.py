@@ -39,15 +39,17 @@ Caveats:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import inspect
 import selectors
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, TypeVarTuple, overload
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 #: The wall-clock instant that virtual time 0.0 stands for. Fixed, so that timestamps a
 #: test produces (creationTimestamp, condition times, lease renewals) are the same on
@@ -131,7 +133,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             return self._threads_running > 0
 
     def run_in_executor(
-        self, executor: Any, func: Callable[..., T], *args: Any
+        self, executor: concurrent.futures.Executor | None, func: Callable[[*Ts], T], *args: *Ts
     ) -> asyncio.Future[T]:
         """Run ``func`` in a thread; virtual time stands still until it finishes."""
         with self._threads_lock:
