@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
 # -- reading files ------------------------------------------------------------------------------
 
 
-def _load_documents(path: Path) -> list[Any]:
+def _load_documents(path: Path) -> list[RawObject]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -177,8 +177,8 @@ def request_offline(
     related: list[tuple[K8sType, RawObject]] = []
     related_types = {(t.api_version, t.kind): t for t in config.related_types}
     for obj in observed:
-        api_version, kind = obj.get("apiVersion"), obj.get("kind")
-        is_child = config.child_type_of(str(api_version), str(kind)) is not None
+        api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
+        is_child = config.child_type_of(api_version, kind) is not None
         related_type = related_types.get((api_version, kind))
         if related_type is not None:  # the runtime's related cache holds every object
             related.append((related_type, obj))
