@@ -284,8 +284,9 @@ class RealKubeApiServer:
 
         # ready once the service account controller has made `default` in `default`
         def ready() -> bool:
-            return self.request("GET", "/api/v1/namespaces/default/serviceaccounts/default",
-                                expect=(200, 404)).get("kind") == "ServiceAccount"
+            found = self.request("GET", "/api/v1/namespaces/default/serviceaccounts/default",
+                                 expect=(200, 404))
+            return bool(found.get("kind") == "ServiceAccount")
 
         self._wait(child, ready, "kube-controller-manager")
 
