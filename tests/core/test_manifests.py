@@ -53,11 +53,23 @@ def test_rules_grant_exactly_the_verbs_kubeplan_uses() -> None:
     assert granted == {
         ("example.com", "widgets"): ["get", "list", "watch", "update", "patch"],
         ("example.com", "widgets/status"): ["get", "update", "patch"],
+        ("example.com", "widgets/finalizers"): ["update"],
         ("apps", "deployments"): child,
         ("", "services"): child,
         ("", "configmaps"): child,
         ("", "events"): ["create", "patch"],
     }
+
+
+def test_children_may_block_their_parents_deletion() -> None:
+    """Every child's ownerReference sets blockOwnerDeletion; with the
+    OwnerReferencesPermissionEnforcement admission plugin (OpenShift has it on) creating
+    such a child needs ``update`` on the parent's finalizers, and nothing more (found on
+    a real kube-apiserver: every create was refused with 403)."""
+    for config in (CONFIG, OperatorConfig("tenants", Tenant).with_child(core_v1.Namespace)):
+        granted = verbs_of(manifests.rbac_rules(config, leader_election=False))
+        parent = config.parent
+        assert granted[(parent.group, f"{parent.plural}/finalizers")] == ["update"]
 
 
 def test_leader_election_adds_leases() -> None:

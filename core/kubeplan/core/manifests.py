@@ -9,7 +9,10 @@ Deployment running ``kubeplan run MODULE:ATTR`` with health probes.
 Least privilege, from the declared types and nothing else:
 
 * the parent type: ``get list watch`` (the cache), ``patch update`` (finalizers);
-  ``<plural>/status``: ``get patch update`` (status writes);
+  ``<plural>/status``: ``get patch update`` (status writes); ``<plural>/finalizers``:
+  ``update`` (every child's ownerReference sets ``blockOwnerDeletion``, which an API
+  server running the ``OwnerReferencesPermissionEnforcement`` admission plugin allows
+  only to whoever may update the owner's finalizers);
 * every child type: ``get list watch create patch update delete`` (plan actions);
 * every related type (``config.with_related``): ``get list watch`` (read-only: a cache);
 * core ``events``: ``create patch`` (Events on the parent, aggregated by patching);
@@ -40,6 +43,7 @@ Manifest = dict[str, Any]
 
 PARENT_VERBS = ("get", "list", "watch", "patch", "update")
 STATUS_VERBS = ("get", "patch", "update")
+FINALIZERS_VERBS = ("update",)
 CHILD_VERBS = ("get", "list", "watch", "create", "patch", "update", "delete")
 RELATED_VERBS = ("get", "list", "watch")
 EVENT_VERBS = ("create", "patch")
@@ -80,6 +84,7 @@ def _grants(config: OperatorConfig) -> dict[tuple[str, str], set[str]]:
     parent = config.parent
     add(parent.group, parent.plural, PARENT_VERBS)
     add(parent.group, f"{parent.plural}/status", STATUS_VERBS)
+    add(parent.group, f"{parent.plural}/finalizers", FINALIZERS_VERBS)
     for child in config.children:
         add(child.group, child.plural, CHILD_VERBS)
     for related in config.related_types:
@@ -346,6 +351,7 @@ __all__ = [
     "DEFAULT_IMAGE",
     "DEFAULT_NAMESPACE",
     "EVENT_VERBS",
+    "FINALIZERS_VERBS",
     "HEALTH_PORT",
     "LEADER_ELECTION_ENV",
     "LEASE_VERBS",
