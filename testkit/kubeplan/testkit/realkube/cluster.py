@@ -257,7 +257,7 @@ class RealKubeApiServer:
                 f"{self.url}/readyz", headers={"Authorization": f"Bearer {self.token}"})
             try:
                 with urllib.request.urlopen(request, timeout=2, context=context) as resp:
-                    return resp.status == 200
+                    return bool(resp.status == 200)
             except urllib.error.HTTPError:
                 return False
 
