@@ -9,6 +9,7 @@ on the fake and on a real kube-apiserver alike.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import importlib.util
 import json
@@ -222,7 +223,7 @@ class Admin:
         self.endpoint.request("DELETE", type_.path(namespace, name), expect=(200, 202, 404))
 
     def events(self, namespace: str, involved: str, reason: str | None = None,
-               ) -> list[RawObject]:
+               ) -> builtins.list[RawObject]:
         """core/v1 Events about the object named ``involved`` in ``namespace``."""
         return [e for e in self.list(core_v1.Event, namespace)
                 if (e.get("involvedObject") or {}).get("name") == involved

@@ -11,9 +11,11 @@ credential authenticated the request, not just that one did.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import sys
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -162,11 +164,12 @@ async def test_a_watch_streams_over_tls(real_kube_apiserver: KubeEndpoint) -> No
         await client.create(CM, {"apiVersion": "v1", "kind": "ConfigMap",
                                  "metadata": {"name": "watched",
                                               "namespace": endpoint.namespace}})
-        async for event in stream:
-            if event["object"]["metadata"]["name"] == "watched":
-                assert event["type"] == "ADDED"
-                break
-        await stream.aclose()
+        assert isinstance(stream, AsyncGenerator)
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                if event["object"]["metadata"]["name"] == "watched":
+                    assert event["type"] == "ADDED"
+                    break
 
 
 def _wrong_ca(endpoint: KubeEndpoint, folder: Path) -> Path:

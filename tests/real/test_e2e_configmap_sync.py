@@ -4,6 +4,8 @@ chosen server."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from e2e_support import (
     E2E,
     EXAMPLES,
@@ -114,7 +116,7 @@ def test_configmap_sync_leaves_a_foreign_copy_alone_and_reports_it(e2e: E2E) -> 
                        "spec": {"source": {"name": "settings", "namespace": ns},
                                 "targetNamespaces": [d]}})
 
-    def clash() -> dict | None:
+    def clash() -> dict[str, Any] | None:
         synced = condition(admin.get(CMS, name))
         return synced if synced and synced.get("reason") == "ChildConflict" else None
 

@@ -8,6 +8,8 @@ and the operator's ``readyReplicas`` must follow.
 
 from __future__ import annotations
 
+from typing import Any
+
 from e2e_support import (
     E2E,
     EXAMPLES,
@@ -126,7 +128,7 @@ def test_echo_server_converges_recreates_repairs_and_is_collected(e2e: E2E) -> N
                         "metadata": {"name": "clash", "namespace": ns},
                         "spec": {"greeting": "hi", "replicas": 1}})
 
-    def clash() -> dict | None:
+    def clash() -> dict[str, Any] | None:
         synced = condition(admin.get(ECHO, "clash", ns))
         return synced if synced and synced.get("reason") == "ChildConflict" else None
 

@@ -8,6 +8,8 @@ a same-named ConfigMap that is not the Member's is left alone and reported.
 
 from __future__ import annotations
 
+from typing import Any
+
 from e2e_support import (
     E2E,
     EXAMPLES,
@@ -104,7 +106,7 @@ def test_member_leaves_a_foreign_configmap_alone_and_reports_it(e2e: E2E) -> Non
                           "metadata": {"name": "bob", "namespace": ns},
                           "spec": {"name": "Bob"}})
 
-    def clash() -> dict | None:
+    def clash() -> dict[str, Any] | None:
         synced = condition(admin.get(MEMBER, "bob", ns))
         return synced if synced and synced.get("reason") == "ChildConflict" else None
 

@@ -9,6 +9,8 @@ and only then the Workspace.
 
 from __future__ import annotations
 
+from typing import Any
+
 from e2e_support import (
     E2E,
     EXAMPLES,
@@ -126,7 +128,7 @@ def test_ordered_leaves_a_foreign_namespace_alone_and_reports_it(e2e: E2E) -> No
     admin.create(WORKSPACE, {"apiVersion": WORKSPACE.api_version, "kind": "Workspace",
                              "metadata": {"name": name}, "spec": {"owner": "x@example.com"}})
 
-    def clash() -> dict | None:
+    def clash() -> dict[str, Any] | None:
         synced = condition(admin.get(WORKSPACE, name))
         return synced if synced and synced.get("reason") == "ChildConflict" else None
 

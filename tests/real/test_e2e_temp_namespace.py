@@ -9,6 +9,7 @@ else happening, and its Namespace must go and stay gone.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from e2e_support import (
     E2E,
@@ -108,7 +109,7 @@ def test_temp_namespace_leaves_a_foreign_namespace_alone_and_reports_it(e2e: E2E
     e2e.operator(TARGET)
     _make(e2e, name, "1h")
 
-    def clash() -> dict | None:
+    def clash() -> dict[str, Any] | None:
         synced = condition(admin.get(TEMP, name))
         return synced if synced and synced.get("reason") == "ChildConflict" else None
 

@@ -219,7 +219,8 @@ async def test_an_operator_whose_watches_were_compacted_still_converges(
 
         def synced() -> RawObject | None:
             found = admin.get(MEMBER, "ada", namespace)
-            return found if is_synced(found) and meta(found)["generation"] == 2 else None
+            ok = found is not None and is_synced(found) and meta(found)["generation"] == 2
+            return found if ok else None
 
         await eventually_async(synced, what="the Member synced at generation 2")
     finally:
