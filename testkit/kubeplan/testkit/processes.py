@@ -26,17 +26,21 @@ class FakeApiServerProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> FakeApiServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kubeplan.testkit.apiserver.serve", "--port", "0",
-             "--kubeconfig", str(self.kubeconfig)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            text=True, start_new_session=True)
+        # its log goes to a file beside the kubeconfig: a pipe nobody reads could fill up
+        # and block the server
+        self.log = self.kubeconfig.with_name(self.kubeconfig.name + ".log")
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kubeplan.testkit.apiserver.serve", "--port", "0",
+                 "--kubeconfig", str(self.kubeconfig)],
+                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                text=True, start_new_session=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         match = _SERVING.search(line)
         if match is None:
             self.stop()
-            err = self.proc.stderr.read() if self.proc.stderr else ""
+            err = self.log.read_text(errors="replace")
             raise RuntimeError(f"the fake API server did not start: {line!r} {err[-500:]}")
         self.url = match.group(1)
         return self
