@@ -63,7 +63,10 @@ async def best_of(repeat: int, key: str, label: str, run: Any) -> tuple[dict[str
     runs = []
     for i in range(repeat):
         started = time.perf_counter()
-        result = await run()
+        try:
+            result = await run()
+        except Exception as exc:  # one failed run (e.g. a server that did not start)
+            result = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}  # ends no suite
         runs.append(result)
         log(f"{label} run {i + 1}/{repeat}: {key}={result.get(key)} "
             f"({time.perf_counter() - started:.0f} s)"
@@ -401,7 +404,7 @@ def render(results: dict[str, Any]) -> str:
                      "| Goal | Measured | Met |", "|---|---:|:---:|"]
         goal_rows += [f"| {g} | {value} | {'yes' if ok else '**no**'} |"
                       for g, value, ok in goals]
-        if mem:
+        if mem.get("cached_deployments"):
             goal_rows += ["", f"Memory: {mem.get('cached_deployments'):,} cached Deployments, "
                           f"RSS {mem.get('rss_empty_mib')} -> {mem.get('rss_full_mib')} MiB: "
                           f"{mem.get('bytes_per_child'):,} bytes ({mem.get('kib_per_child')} "

@@ -251,28 +251,19 @@ class ApiServerProcess:
                 "--kubeconfig", str(self.kubeconfig)]
 
     async def __aenter__(self) -> ApiServerProcess:
-        log = (Path(self.dir.name) / f"{self.kind}-apiserver.log").open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.command(), stdout=asyncio.subprocess.PIPE, stderr=log,
-            start_new_session=True,
-        )
-        log.close()
-        assert self.proc.stdout is not None
-        match, line = None, b""
-        timeout = 30 if self.kind == "fake" else 180  # etcd, apiserver, controllers
-        try:
-            for _ in range(5):  # py-spy, when profiling, prints a line first
-                line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-                match = _SERVING.search(line.decode())
-                if match or not line:
-                    break
-        except TimeoutError:
-            pass
-        if not match:
-            await _stop_process(self.proc)
-            tail = (Path(self.dir.name) / f"{self.kind}-apiserver.log").read_text(
-                errors="replace")[-1500:]
-            raise RuntimeError(f"{self.kind} API server did not start: {line!r}\n{tail}")
+        # the real server picks its ports (etcd's two, its own) before binding them: on a
+        # shared machine another process can take one in between, and it exits ("address
+        # already in use"); a fresh start picks new ones
+        attempts = 1 if self.kind == "fake" else 3
+        for attempt in range(1, attempts + 1):
+            try:
+                match = await self._start()
+                break
+            except RuntimeError as exc:
+                if attempt == attempts or "address already in use" not in str(exc):
+                    raise
+                print(f"harness: {exc.args[0].splitlines()[0]} (port taken in between); "
+                      f"starting it again ({attempt + 1}/{attempts})", file=sys.stderr)
         self.url = match.group(1)
         headers = {"User-Agent": "kubeplan-bench-harness"}
         ssl: Any = None
@@ -292,6 +283,33 @@ class ApiServerProcess:
                 await self.__aexit__(None, None, None)
                 raise
         return self
+
+    async def _start(self) -> re.Match[str]:
+        """Spawn the server; its "serving at" line, or RuntimeError with its log's end."""
+        log_path = Path(self.dir.name) / f"{self.kind}-apiserver.log"
+        log_path.unlink(missing_ok=True)
+        log = log_path.open("ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.command(), stdout=asyncio.subprocess.PIPE, stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        assert self.proc.stdout is not None
+        match, line = None, b""
+        timeout = 30 if self.kind == "fake" else 180  # etcd, apiserver, controllers
+        try:
+            for _ in range(5):  # py-spy, when profiling, prints a line first
+                line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+                match = _SERVING.search(line.decode())
+                if match or not line:
+                    break
+        except TimeoutError:
+            pass
+        if not match:
+            await _stop_process(self.proc)
+            tail = log_path.read_text(errors="replace")[-1500:]
+            raise RuntimeError(f"{self.kind} API server did not start: {line!r}\n{tail}")
+        return match
 
     async def __aexit__(self, *exc: object) -> None:
         if self.session is not None:
