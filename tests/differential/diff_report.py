@@ -15,7 +15,7 @@ import yaml
 from diff_engine import Difference, StepResult, compile_pattern, glob_matches, show
 
 KNOWN_FILE = Path(__file__).with_name("known_differences.yaml")
-_ENTRY_KEYS = {"area", "path", "sequence", "step", "why", "kept", "reason"}
+_ENTRY_KEYS = {"area", "path", "sequence", "step", "why", "kept", "reason", "intermittent"}
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -34,6 +34,9 @@ class Known:
     reason: str
     sequences: tuple[str, ...] = ("*",)
     steps: tuple[str, ...] = ("*",)
+    #: seen only in some runs, because the real server's answer depends on its history
+    #: (e.g. how far its watch cache has moved): never reported as no longer seen
+    intermittent: bool = False
     _compiled: tuple[re.Pattern[str], ...] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -76,7 +79,8 @@ def load_known(path: Path = KNOWN_FILE) -> list[Known]:
                            why=" ".join(str(entry["why"]).split()), kept=kept,
                            reason=" ".join(reason.split()) or "to be fixed: fidelity issue",
                            sequences=_strings(entry.get("sequence", "*")),
-                           steps=_strings(entry.get("step", "*"))))
+                           steps=_strings(entry.get("step", "*")),
+                           intermittent=bool(entry.get("intermittent", False))))
     return known
 
 
@@ -161,7 +165,8 @@ class Collector:
         complete = self.complete_areas()
         used = {id(o.known) for r in self.records for o in r.observed if o.known is not None}
         return [k for k in self.known
-                if all(a in complete for a in k.areas) and id(k) not in used]
+                if all(a in complete for a in k.areas) and id(k) not in used
+                and not k.intermittent]
 
     # -- the report ---------------------------------------------------------------------
 
