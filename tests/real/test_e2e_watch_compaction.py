@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -45,7 +44,7 @@ from kubeplan.adapters.settings import RuntimeSettings
 from kubeplan.core.k8s import core_v1
 from kubeplan.core.types import K8sType
 from kubeplan.testkit.endpoint import KubeEndpoint
-from kubeplan.testkit.plugin import selected_servers
+from kubeplan.testkit.plugin import real_assets_or_skip, selected_servers
 
 CM = core_v1.ConfigMap
 MEMBER = K8sType("example.kubeplan.dev/v1", "Member", "members")
@@ -61,25 +60,12 @@ def compacting(request: pytest.FixtureRequest) -> Iterator[KubeEndpoint]:
     if "real" not in selected_servers(request.config):
         pytest.skip("needs the real kube-apiserver: run pytest with --kube-apiserver=real "
                     "(or both)")
-    from kubeplan.testkit.realkube import (
-        AssetsUnavailable,
-        RealKubeApiServer,
-        ensure_assets,
-        find_assets,
-    )
+    from kubeplan.testkit.realkube import RealKubeApiServer
 
-    try:
-        if find_assets() is None and shutil.which("go") is None:
-            pytest.skip("no real kube-apiserver: KUBEBUILDER_ASSETS is not set, the cache "
-                        "is empty and there is no `go` on PATH to build one")
-        assets = ensure_assets()
-    except AssetsUnavailable as exc:
-        pytest.fail(f"the real kube-apiserver could not be had: {exc}", pytrace=False)
+    assets = real_assets_or_skip()
     with RealKubeApiServer(assets, compaction_interval="2s",
                            extra_apiserver_args=("--watch-cache=false",)) as server:
-        assert server.pki is not None and server.kubeconfig is not None
-        yield KubeEndpoint("real", server.url, server.kubeconfig, token=server.token,
-                           ca_file=server.pki.ca_cert)
+        yield server.endpoint()
         server.check()
 
 

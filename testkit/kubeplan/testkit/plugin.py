@@ -39,6 +39,7 @@ from kubeplan.core.objects import uid_of
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
 from kubeplan.testkit.apiserver.server import FakeApiServer
 from kubeplan.testkit.endpoint import KubeEndpoint
+from kubeplan.testkit.realkube.assets import KubeAssets
 from kubeplan.testkit.scenario import Scenario
 from kubeplan.testkit.simulation import Simulation, as_definition, install_crd
 from kubeplan.testkit.trace import ClusterState, Trace, WriteRecord
@@ -58,6 +59,7 @@ __all__ = [
     "kube_apiserver",
     "kubeplan_scenario",
     "operator_harness",
+    "real_assets_or_skip",
     "real_kube_apiserver",
 ]
 
@@ -295,28 +297,29 @@ def _fake_apiserver_process(tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield KubeEndpoint("fake", process.url, process.kubeconfig)
 
 
-@pytest.fixture(scope="session")
-def _real_apiserver_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeEndpoint]:
+def real_assets_or_skip() -> KubeAssets:
+    """The real control plane's binaries for a test: found, or built once (a build that
+    fails fails the test); skipped, with the reason, where there are none and no Go."""
     import shutil
 
-    from kubeplan.testkit.realkube import (
-        AssetsUnavailable,
-        RealKubeApiServer,
-        ensure_assets,
-        find_assets,
-    )
+    from kubeplan.testkit.realkube import AssetsUnavailable, ensure_assets, find_assets
 
     try:
         if find_assets() is None and shutil.which("go") is None:
             pytest.skip("no real kube-apiserver: KUBEBUILDER_ASSETS is not set, the cache "
                         "is empty and there is no `go` on PATH to build one")
-        assets = ensure_assets()
+        return ensure_assets()
     except AssetsUnavailable as exc:
         pytest.fail(f"the real kube-apiserver could not be had: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def _real_apiserver_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeEndpoint]:
+    from kubeplan.testkit.realkube import RealKubeApiServer
+
+    assets = real_assets_or_skip()
     with RealKubeApiServer(assets) as server:
-        assert server.pki is not None and server.kubeconfig is not None
-        yield KubeEndpoint("real", server.url, server.kubeconfig, token=server.token,
-                           ca_file=server.pki.ca_cert)
+        yield server.endpoint()
         server.check()  # a part that died during the session fails it loudly
 
 

@@ -17,7 +17,6 @@ import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,7 @@ from typing import Any
 import attrs
 import yaml
 
+from kubeplan.testkit.endpoint import EndpointError, KubeEndpoint
 from kubeplan.testkit.realkube.assets import KubeAssets
 from kubeplan.testkit.realkube.pki import Pki, make_pki
 
@@ -197,7 +197,7 @@ class RealKubeApiServer:
             try:
                 if ready():
                     return
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EndpointError) as exc:
                 last = str(exc)
             time.sleep(0.1)
         raise RealKubeError(f"{what} not ready after {self.start_timeout:.0f} s ({last}); "
@@ -250,16 +250,14 @@ class RealKubeApiServer:
             *self.extra_apiserver_args,
         ])
         self.url = f"https://{HOST}:{port}"
-        context = self.ssl_context()
+        endpoint = self.endpoint()
 
         def ready() -> bool:
-            request = urllib.request.Request(
-                f"{self.url}/readyz", headers={"Authorization": f"Bearer {self.token}"})
             try:
-                with urllib.request.urlopen(request, timeout=2, context=context) as resp:
-                    return bool(resp.status == 200)
-            except urllib.error.HTTPError:
+                endpoint.request("GET", "/readyz", timeout=2)
+            except EndpointError:
                 return False
+            return True
 
         self._wait(child, ready, "kube-apiserver")
 
@@ -284,35 +282,19 @@ class RealKubeApiServer:
 
         # ready once the service account controller has made `default` in `default`
         def ready() -> bool:
-            found = self.request("GET", "/api/v1/namespaces/default/serviceaccounts/default",
-                                 expect=(200, 404))
+            found = self.endpoint().request(
+                "GET", "/api/v1/namespaces/default/serviceaccounts/default", expect=(200, 404))
             return bool(found.get("kind") == "ServiceAccount")
 
         self._wait(child, ready, "kube-controller-manager")
 
     # -- clients ----------------------------------------------------------------------------
 
-    def ssl_context(self) -> ssl.SSLContext:
+    def endpoint(self, namespace: str = "default") -> KubeEndpoint:
+        """The server as tests reach it: URL, the admin kubeconfig, token and CA."""
         assert self.pki is not None
-        return ssl.create_default_context(cafile=str(self.pki.ca_cert))
-
-    def request(self, method: str, path: str, body: Any = None,
-                content_type: str = "application/json",
-                expect: tuple[int, ...] = (200, 201)) -> dict[str, Any]:
-        """One request as the admin (for set-up and checks; tests use real clients)."""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.url}{path}", data=data, method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type,
-                     "Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30, context=self.ssl_context()) as r:
-                status, payload = r.status, r.read()
-        except urllib.error.HTTPError as exc:
-            status, payload = exc.code, exc.read()
-        if status not in expect:
-            raise RealKubeError(f"{method} {path}: {status} {payload[:300]!r}")
-        return dict(json.loads(payload)) if payload else {}
+        return KubeEndpoint("real", self.url, self.kubeconfig or Path(os.devnull),
+                            token=self.token, ca_file=self.pki.ca_cert, namespace=namespace)
 
     def write_kubeconfig(self, path: str | os.PathLike[str], context: str = CONTEXT,
                          namespace: str = "default") -> Path:
