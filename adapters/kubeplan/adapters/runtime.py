@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeplan.adapters.backoff import Backoff
 from kubeplan.adapters.cache import Key, WatchCache, key_of
-from kubeplan.adapters.errors import NotFound
+from kubeplan.adapters.errors import ApiError, NotFound
 from kubeplan.adapters.events import EventRecorder
 from kubeplan.adapters.executor import ExecutionResult, Executor
 from kubeplan.adapters.gctuning import FreezeWhileBusy
@@ -687,12 +687,13 @@ class Operator:
             except SelectorError as exc:
                 related_error = exc
         # one reading of the wall clock per sync: the handler and the planner see one instant
+        now = self.wall_clock()
         request = SyncRequest(parent=parent, children=children, finalizing=finalizing,
-                              related=related, now=self.wall_clock())
+                              related=related, now=now)
         result = (related_error if related_error is not None
                   else await self._call_handler(request, finalizing))
         plan = make_plan(
-            self.config, request, result, memo=self.memo, now=request.now or self.wall_clock(),
+            self.config, request, result, memo=self.memo, now=now,
             has_finalize=self.handler.has_finalize,
         )
         if plan.actions:
@@ -753,7 +754,7 @@ class Operator:
                                          meta.get("namespace"))
         except NotFound:
             return None
-        except Exception:  # cannot tell: carry on, the writes will say
+        except ApiError:  # cannot tell (unreachable, refused): carry on, the writes will say
             return parent
         return live if objects.uid_of(live) == objects.uid_of(parent) else None
 
