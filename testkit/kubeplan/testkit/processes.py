@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 _SERVING = re.compile(r"serving at (http://\S+)")
 
@@ -50,13 +51,19 @@ class FakeApiServerProcess:
         self.stop()
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
+        if self.proc is not None:
+            stop_by_pid(self.proc)
+
+
+def stop_by_pid(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM to the process's own pid, SIGKILL after ``grace`` seconds; reaped either way."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -30,6 +30,7 @@ import attrs
 import yaml
 
 from kubeplan.testkit.endpoint import EndpointError, KubeEndpoint
+from kubeplan.testkit.processes import stop_by_pid
 from kubeplan.testkit.realkube.assets import KubeAssets
 from kubeplan.testkit.realkube.pki import Pki, make_pki
 
@@ -95,16 +96,7 @@ class _Child:
                f"{_tail(self.log)}"
 
     def stop(self, grace: float = 10.0) -> None:
-        if self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        stop_by_pid(self.proc, grace)
 
 
 @attrs.define
