@@ -9,7 +9,10 @@ Subset semantics (``subset_diff``): observed *contains* desired when
 
 - **objects**: every key of desired is in observed with a containing value; keys only observed
   has are ignored (server defaults, fields set by others). A desired ``null`` means "absent":
-  it is contained by a missing key (or a null one).
+  it is contained by a missing key (or a null one). So is a desired zero value (``{}``,
+  ``[]``, ``""``, ``0``, ``false``): the API server's Go types leave such a field out of a
+  built-in object (``omitempty``), so ``data: {}`` or ``paused: false`` sent comes back as
+  no field at all, and asking for it again would fight the server for ever.
 - **lists of named objects** (every desired item is an object with a string ``name``, the names
   unique): items are matched by name, whatever their order; observed items whose name desired
   does not list are ignored (an injected sidecar container, the service-account volume).
@@ -100,6 +103,16 @@ def render_path(segments: tuple[str, ...] | list[str]) -> str:
     return path[1:] if path.startswith(".") else path
 
 
+def _is_zero(value: Any) -> bool:
+    """JSON null or a zero value: what a missing field stands for in a Go-typed object."""
+    if value is None or value is False or value == "":
+        return True
+    kind = type(value)
+    if kind is dict or kind is list:
+        return not value
+    return (kind is int or kind is float) and value == 0
+
+
 def _scalar_equal(a: Any, b: Any) -> bool:
     # JSON equality: 1 == 1.0, but True is not 1 (Python's == says it is).
     return a == b and (type(a) is bool) == (type(b) is bool)
@@ -135,8 +148,8 @@ def _diff(desired: Any, observed: Any) -> list[Difference] | None:
         for key, value in desired.items():
             seen = observed.get(key, MISSING)
             if seen is MISSING:
-                if value is None:
-                    continue
+                if _is_zero(value):
+                    continue  # omitempty: what the server leaves out of a built-in object
                 found = [Difference((), value, MISSING)]
             elif type(value) in _SCALARS:
                 if _scalar_equal(value, seen):

@@ -6,6 +6,10 @@ can be shared, compared and used as a default without surprises.
 
 The operator's name becomes the value of the ``kubeplan.dev/operator`` label on every child, part
 of the finalizer name and of the server-side-apply field manager, so it must be a DNS-1123 label.
+
+``.selecting(labels=..., annotations=..., where=...)`` restricts the parents synced
+(``kubeplan.core.filters``); ``.decorating()`` attaches children to objects kubeplan does not
+own, any built-in or custom type, whose status it never writes (``DecoratorConfig``).
 """
 
 from __future__ import annotations
@@ -13,11 +17,17 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from kubeplan.core.errors import InvalidArgument, WrongArgumentType
+from kubeplan.core.filters import AnnotationCondition, ParentFilter, Predicate, UnmatchedChildren
+from kubeplan.core.k8s import is_builtin
+from kubeplan.core.rollout import Check, CheckFunction, Rolling
+from kubeplan.core.sources import Source, SourceDeclaration, SourceSelect, check_declaration
 from kubeplan.core.types import K8sType
 
 __all__ = [
@@ -25,6 +35,7 @@ __all__ = [
     "LABEL_OPERATOR",
     "LABEL_PARENT_UID",
     "ChildConfig",
+    "DecoratorConfig",
     "OperatorConfig",
     "UpdateStrategy",
 ]
@@ -54,9 +65,11 @@ class UpdateStrategy(enum.Enum):
 
 @attrs.frozen
 class ChildConfig:
-    """How one child type is managed: ``replace()``, ``recreate()`` or ``on_delete()``."""
+    """How one child type is managed: ``replace()``, ``recreate()``, ``on_delete()`` or
+    ``rolling(...)`` (``rollout`` is then set: see ``kubeplan.core.rollout``)."""
 
     strategy: UpdateStrategy = UpdateStrategy.REPLACE
+    rollout: Rolling | None = None
 
     @classmethod
     def replace(cls) -> ChildConfig:
@@ -70,6 +83,61 @@ class ChildConfig:
     def on_delete(cls) -> ChildConfig:
         return cls(UpdateStrategy.ON_DELETE)
 
+    @classmethod
+    def rolling(
+        cls,
+        *,
+        in_place: bool = True,
+        max_unavailable: int = 1,
+        check: CheckFunction | None = None,
+        timeout: timedelta | None = timedelta(minutes=10),
+    ) -> ChildConfig:
+        """Changed children updated ``max_unavailable`` at a time, in place (``replace``) or
+        deleted and created again (``in_place=False``), each next one once ``check(child)``
+        passes on those in flight (default ``Check(condition="Ready")``); a check that fails
+        or has not passed within ``timeout`` halts the rollout."""
+        rollout = Rolling(max_unavailable, check if check is not None else Check("Ready"), timeout)
+        return cls(UpdateStrategy.REPLACE if in_place else UpdateStrategy.RECREATE, rollout)
+
+
+@attrs.frozen
+class DecoratorConfig:
+    """Decorator mode: the parent is an object kubeplan does not own (a Service, a Namespace,
+    another operator's custom resource). Its children are made as usual (ownerReferences,
+    labels), but its status is never written unless ``status=True``, which only a custom
+    resource may ask for (a built-in type's status belongs to its own controllers)."""
+
+    status: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+
+
+def _to_decorator(value: DecoratorConfig | bool | None) -> DecoratorConfig | None:
+    if value is True:
+        return DecoratorConfig()
+    if value is False or value is None:
+        return None
+    if isinstance(value, DecoratorConfig):
+        return value
+    raise WrongArgumentType(f"decorator is True, a DecoratorConfig or None, got {value!r}")
+
+
+def _check_decorator(instance: OperatorConfig, _attribute: Any, value: Any) -> None:
+    if value is not None and value.status and is_builtin(instance.parent):
+        raise InvalidArgument(
+            f"{instance.parent} is a built-in type: its status belongs to its own "
+            "controllers, so a decorator cannot write it (DecoratorConfig(status=True) is "
+            "only for custom resources)"
+        )
+
+
+def _to_filter(value: ParentFilter | None) -> ParentFilter:
+    if value is None:
+        return ParentFilter()
+    if not isinstance(value, ParentFilter):
+        raise WrongArgumentType(
+            f"filters is a ParentFilter(labels=..., annotations=..., where=...), got {value!r}"
+        )
+    return value
+
 
 def _freeze_children(value: Mapping[K8sType, ChildConfig]) -> Mapping[K8sType, ChildConfig]:
     return MappingProxyType(dict(value))
@@ -79,7 +147,7 @@ def _freeze_namespaces(value: Iterable[str] | None) -> frozenset[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        raise TypeError(
+        raise WrongArgumentType(
             f"namespaces must be a collection of namespace names, not the string {value!r} "
             f"(write namespaces={{{value!r}}})"
         )
@@ -93,17 +161,26 @@ def _freeze_related(value: Mapping[K8sType, Callable[..., Any]]) -> Mapping[K8sT
 def _check_related(_instance: Any, _attribute: Any, value: Mapping[Any, Any]) -> None:
     for related_type, select in value.items():
         if not isinstance(related_type, K8sType):
-            raise TypeError(f"related types are K8sType values, got {related_type!r}")
+            raise WrongArgumentType(f"related types are K8sType values, got {related_type!r}")
         if not callable(select):
-            raise TypeError(
+            raise WrongArgumentType(
                 f"the selector of related type {related_type} must be a function "
                 f"select(parent) -> RelatedSelector | list[RelatedSelector], got {select!r}"
             )
 
 
+def _freeze_sources(value: Mapping[str, SourceDeclaration]) -> Mapping[str, SourceDeclaration]:
+    return MappingProxyType(dict(value))
+
+
+def _check_sources(_instance: Any, _attribute: Any, value: Mapping[Any, Any]) -> None:
+    for name, declaration in value.items():
+        check_declaration(name, declaration)
+
+
 def _check_name(_instance: Any, _attribute: Any, value: str) -> None:
     if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.fullmatch(value):
-        raise ValueError(
+        raise InvalidArgument(
             f"operator name {value!r} is not a DNS-1123 label (at most 63 characters: lower-case "
             "letters, digits and '-', starting and ending with a letter or digit); it is used as "
             "a label value and in the finalizer name"
@@ -113,14 +190,14 @@ def _check_name(_instance: Any, _attribute: Any, value: str) -> None:
 def _check_children(instance: OperatorConfig, _attribute: Any, value: Mapping[Any, Any]) -> None:
     for child_type, child_config in value.items():
         if not isinstance(child_type, K8sType):
-            raise TypeError(f"child types are K8sType values, got {child_type!r}")
+            raise WrongArgumentType(f"child types are K8sType values, got {child_type!r}")
         if not isinstance(child_config, ChildConfig):
-            raise TypeError(
+            raise WrongArgumentType(
                 f"the config of child type {child_type} must be a ChildConfig "
                 f"(ChildConfig.replace(), .recreate() or .on_delete()), got {child_config!r}"
             )
         if instance.parent.namespaced and not child_type.namespaced:
-            raise ValueError(
+            raise InvalidArgument(
                 f"{child_type} is cluster-scoped and cannot be a child of the namespaced "
                 f"{instance.parent}: Kubernetes never garbage-collects a cluster-scoped object "
                 "owned by a namespaced one"
@@ -133,7 +210,10 @@ class OperatorConfig:
 
     ``namespaces`` restricts the operator to these namespaces (parents are only watched there,
     and namespaced children may only be created there); None means the whole cluster.
-    ``related`` maps read-only related types to their select functions (``with_related``).
+    ``related`` maps read-only related types to their select functions (``with_related``),
+    ``sources`` names external sources and their select functions (``with_source``).
+    ``filters`` selects the parents synced (``selecting``); ``decorator`` turns on decorator
+    mode (``decorating``): no status writes, no CRD of kubeplan's own for the parent.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -145,6 +225,16 @@ class OperatorConfig:
     related: Mapping[K8sType, Callable[[Mapping[str, Any]], Any]] = attrs.field(
         factory=dict, converter=_freeze_related, validator=_check_related, hash=False,
         kw_only=True,
+    )
+    filters: ParentFilter = attrs.field(
+        default=None, converter=_to_filter, kw_only=True, hash=False
+    )
+    sources: Mapping[str, SourceDeclaration] = attrs.field(
+        factory=dict, converter=_freeze_sources, validator=_check_sources, hash=False,
+        kw_only=True,
+    )
+    decorator: DecoratorConfig | None = attrs.field(
+        default=None, converter=_to_decorator, validator=_check_decorator, kw_only=True
     )
     _by_gvk: Mapping[tuple[str, str], tuple[K8sType, ChildConfig]] = attrs.field(
         init=False, eq=False, hash=False, repr=False
@@ -178,10 +268,61 @@ class OperatorConfig:
         related[related_type] = select
         return attrs.evolve(self, related=related)
 
+    def with_source(
+        self, name: str, source: Source,
+        select: SourceSelect | None = None,
+    ) -> OperatorConfig:
+        """A new config whose handler also reads the external source ``name``.
+
+        ``source`` is an ``HttpSource`` or an ``ObjectStoreSource``
+        (``kubeplan.core.sources``); ``select(parent)`` returns True (every item), a
+        collection of item ids, or None (nothing); without it every parent reads every
+        item. The runtime polls the source, hands its items to the handler as
+        ``request.sources[name]`` and syncs the parents that read an item that changed.
+        A failing source fails those parents' syncs (``Synced=False``, children kept).
+        """
+        sources = dict(self.sources)
+        sources[name] = (SourceDeclaration(source) if select is None
+                         else SourceDeclaration(source, select))
+        return attrs.evolve(self, sources=sources)
+
     @property
     def related_types(self) -> tuple[K8sType, ...]:
         """The declared related types, in declaration order."""
         return tuple(self.related)
+
+    def selecting(
+        self,
+        *,
+        labels: str | None = None,
+        annotations: Mapping[str, AnnotationCondition] | None = None,
+        where: Predicate | None = None,
+        unmatched_children: UnmatchedChildren = "keep",
+    ) -> OperatorConfig:
+        """A new config that syncs only the parents these conditions select (all of them):
+        ``labels`` a label selector sent to the API server, ``annotations`` key ->
+        condition (a value, a set of values, True present, False absent), ``where`` a pure
+        predicate of the parent. A parent that stops matching keeps its children, or has
+        them deleted with ``unmatched_children="delete"``; see ``kubeplan.core.filters``."""
+        chosen = ParentFilter(labels=labels, annotations=annotations, where=where,
+                              unmatched_children=unmatched_children)
+        return attrs.evolve(self, filters=chosen)
+
+    def decorating(self, *, status: bool = False) -> OperatorConfig:
+        """A new config in decorator mode: the parent is not kubeplan's, its status is not
+        written (``status=True``: a custom resource's status is), ``finalize`` stays
+        optional and ``kubeplan manifests`` grants no status verbs and prints no CRD."""
+        return attrs.evolve(self, decorator=DecoratorConfig(status=status))
+
+    @property
+    def writes_status(self) -> bool:
+        """Whether the planner writes the parent's status (not in decorator mode unless
+        the decorator asks for it)."""
+        return self.decorator is None or self.decorator.status
+
+    def selects(self, parent: Mapping[str, Any]) -> bool:
+        """Whether the filters select ``parent`` (``FilterError`` if the predicate fails)."""
+        return self.filters.matches(parent)
 
     def within_namespaces(self, *namespaces: str) -> OperatorConfig:
         """A new config restricted to these namespaces."""

@@ -40,6 +40,8 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
 
+from kubeplan.core.errors import InvalidArgument, KubeplanError, WrongArgumentType
+
 __all__ = [
     "NAME_KEY",
     "StructureError",
@@ -69,7 +71,7 @@ def wire_name(field: attrs.Attribute[Any]) -> str:
     name in camelCase."""
     name = field.metadata.get(NAME_KEY, camel_case(field.name))
     if not isinstance(name, str) or not name:
-        raise ValueError(f"field {field.name!r}: metadata['name'] must be a non-empty string")
+        raise InvalidArgument(f"field {field.name!r}: metadata['name'] must be a non-empty string")
     return name
 
 
@@ -115,7 +117,7 @@ def _structure_datetime(value: Any, _tp: type) -> datetime.datetime:
     if isinstance(value, datetime.datetime):
         return value
     if not isinstance(value, str):
-        raise TypeError(f"expected an RFC 3339 date-time string, got {value!r}")
+        raise WrongArgumentType(f"expected an RFC 3339 date-time string, got {value!r}")
     return datetime.datetime.fromisoformat(value)
 
 
@@ -123,7 +125,7 @@ def _structure_date(value: Any, _tp: type) -> datetime.date:
     if isinstance(value, datetime.date):
         return value
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO date string, got {value!r}")
+        raise WrongArgumentType(f"expected an ISO date string, got {value!r}")
     return datetime.date.fromisoformat(value)
 
 
@@ -136,7 +138,7 @@ def _structure_int_or_string(value: Any, tp: Any) -> int | str | None:
         return None
     if isinstance(value, int | str) and not isinstance(value, bool):
         return value
-    raise TypeError(f"expected an integer or a string, got {value!r}")
+    raise WrongArgumentType(f"expected an integer or a string, got {value!r}")
 
 
 def _unstructure_factory(conv: cattrs.Converter) -> Callable[[type], Callable[[Any], Any]]:
@@ -239,7 +241,7 @@ def _why(exc: BaseException, type_: Any) -> str:
     return text if text else format_exception(exc, type_)
 
 
-class StructureError(cattrs.ClassValidationError, ValueError):
+class StructureError(KubeplanError, cattrs.ClassValidationError, ValueError):
     """Data that does not fit the attrs class it is read as; the message names every field
     with its JSON path. Still a cattrs ``ClassValidationError`` (the details) and a
     ``ValueError`` (what a handler's caller expects)."""

@@ -38,6 +38,7 @@ and read back as ``None``.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import enum
 import json
@@ -51,7 +52,10 @@ import attrs
 
 from kubeplan.core import convert
 from kubeplan.core.convert import NAME_KEY, make_converter, unstructure, wire_name
+from kubeplan.core.errors import InvalidArgument, KubeplanError
+from kubeplan.core.k8s import is_builtin
 from kubeplan.core.types import K8sType
+from kubeplan.core.versions import conversion_of, service_client_config, webhook_service_name
 
 if typing.TYPE_CHECKING:  # only for annotations: crd_of takes an OperatorDefinition
     from kubeplan.core.definition import OperatorDefinition
@@ -76,7 +80,7 @@ _PRESERVE = "x-kubernetes-preserve-unknown-fields"
 _SCALARS: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
-class SchemaError(TypeError):
+class SchemaError(KubeplanError, TypeError):
     """An annotation that has no faithful OpenAPI schema; the message names class and field."""
 
 
@@ -331,9 +335,17 @@ OBSERVED_GENERATION_SCHEMA: Schema = {
 }
 
 
-def status_schema(status_class: type | None) -> Schema:
+ROLLOUT_SCHEMA: Schema = {
+    "type": "object",
+    "description": "Progress of the rolling updates, per child kind (kubeplan.core.rollout).",
+    _PRESERVE: True,
+}
+
+
+def status_schema(status_class: type | None, *, rollout: bool = False) -> Schema:
     """The schema of ``status``: the class's, never requiring a top-level field, plus
-    the conditions and observedGeneration kubeplan adds.
+    the conditions and observedGeneration kubeplan adds (and ``rollout`` when the
+    operator has a rolling child type).
 
     Top-level status fields are not required because kubeplan writes the status in
     steps: after a failed sync the status holds only a condition, before the handler
@@ -348,6 +360,8 @@ def status_schema(status_class: type | None) -> Schema:
         properties = schema["properties"]
     properties.setdefault("conditions", CONDITIONS_SCHEMA)
     properties.setdefault("observedGeneration", OBSERVED_GENERATION_SCHEMA)
+    if rollout:
+        properties.setdefault("rollout", ROLLOUT_SCHEMA)
     schema["properties"] = properties
     return schema
 
@@ -369,25 +383,28 @@ def crd_for(
     categories: Iterable[str] = (),
     printer_columns: Iterable[Mapping[str, Any]] = (),
     description: str = "",
+    rollout: bool = False,
 ) -> dict[str, Any]:
     """A complete ``apiextensions.k8s.io/v1`` CustomResourceDefinition for ``parent`` (pure).
 
     One version, served and stored, with the status subresource enabled (kubeplan writes
     status through ``/status``). ``printer_columns`` are ``additionalPrinterColumns``
-    entries (``{"name", "type", "jsonPath"}`` at least).
+    entries (``{"name", "type", "jsonPath"}`` at least); ``rollout`` adds the
+    ``status.rollout`` kubeplan writes for rolling child types.
     """
     if not parent.group or "." not in parent.group:
-        raise ValueError(
+        raise InvalidArgument(
             f"{parent}: a CRD needs an API group that is a domain with a dot "
             f"(e.g. 'example.com/v1'), got api_version {parent.api_version!r}"
         )
     if parent.plural != parent.plural.lower() or not parent.plural:
-        raise ValueError(f"{parent}: plural {parent.plural!r} must be lower-case and non-empty")
+        raise InvalidArgument(
+            f"{parent}: plural {parent.plural!r} must be lower-case and non-empty")
     spec = spec_schema(spec_class)
     root: Schema = {"type": "object"}
     if description:
         root["description"] = description
-    root["properties"] = {"spec": spec, "status": status_schema(status_class)}
+    root["properties"] = {"spec": spec, "status": status_schema(status_class, rollout=rollout)}
     if spec.get("required"):
         root["required"] = ["spec"]
     names: dict[str, Any] = {
@@ -411,7 +428,7 @@ def crd_for(
     for column in columns:
         missing = {"name", "type", "jsonPath"} - column.keys()
         if missing:
-            raise ValueError(f"printer column {column!r} lacks {sorted(missing)}")
+            raise InvalidArgument(f"printer column {column!r} lacks {sorted(missing)}")
     if columns:
         version["additionalPrinterColumns"] = columns
     return {
@@ -427,16 +444,67 @@ def crd_for(
     }
 
 
-def crd_of(definition: OperatorDefinition) -> dict[str, Any]:
-    """The CRD of an operator: its explicit ``crd`` when given, else derived (pure)."""
+def crd_of(
+    definition: OperatorDefinition,
+    *,
+    webhook_client_config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The CRD of an operator: its explicit ``crd`` when given, else derived (pure).
+
+    A versioned definition (``versions=``) gets one entry per version, each with its own
+    classes' schema, and ``conversion: Webhook`` calling ``webhook_client_config`` (by
+    default the Service ``kubeplan manifests`` writes, in its default namespace).
+
+    A built-in parent type (``kubeplan.core.k8s.is_builtin``: a decorator of Services,
+    Namespaces ...) has none: ``SchemaError`` says so; see ``parent_crd``."""
     if definition.crd is not None:
         return definition.crd
-    return crd_for(
-        definition.config.parent,
+    parent = definition.config.parent
+    if is_builtin(parent):
+        raise SchemaError(
+            f"{parent} is a built-in type, served by every API server: "
+            f"operator {definition.config.name!r} decorates it and has no CRD"
+        )
+    crd = crd_for(
+        parent,
         definition.spec_class,
         definition.status_class,
         description=definition.description,
+        rollout=any(c.rollout is not None for c in definition.config.children.values()),
     )
+    version_set = definition.version_set
+    if version_set is None:
+        return crd
+    entries = []
+    for version in version_set.versions:
+        one = crd_for(
+            K8sType(f"{parent.group}/{version.name}", parent.kind, parent.plural,
+                    parent.namespaced),
+            version.spec_class,
+            version.status_class,
+            description=definition.description,
+        )
+        entry = one["spec"]["versions"][0]
+        entry["served"] = version.served
+        entry["storage"] = version.storage
+        if version.deprecated:
+            entry["deprecated"] = True
+        entries.append(copy.deepcopy(entry))  # no schema dict shared between versions
+    crd["spec"]["versions"] = entries
+    if webhook_client_config is None:
+        webhook_client_config = service_client_config(
+            webhook_service_name(definition.config.name)
+        )
+    crd["spec"]["conversion"] = conversion_of(webhook_client_config)
+    return crd
+
+
+def parent_crd(definition: OperatorDefinition) -> dict[str, Any] | None:
+    """The CRD to install for the parent type (in a test's fake, ``run --embedded``), or
+    None when the parent is a built-in type."""
+    if definition.crd is None and is_builtin(definition.config.parent):
+        return None
+    return crd_of(definition)
 
 
 # --------------------------------------------------------------------------------------
@@ -452,11 +520,13 @@ __all__ = [
     "CONDITIONS_SCHEMA",
     "NAME_KEY",
     "OBSERVED_GENERATION_SCHEMA",
+    "ROLLOUT_SCHEMA",
     "VALIDATION_KEYS",
     "SchemaError",
     "crd_for",
     "crd_of",
     "make_converter",
+    "parent_crd",
     "schema_for",
     "spec_schema",
     "status_schema",

@@ -15,32 +15,60 @@
     │   ├── ServerFieldSet        a child with uid / resourceVersion / ... (copied from observed)
     │   ├── NotSerializable       a value JSON cannot carry (set, datetime, NaN, non-string key ...)
     │   └── InvalidStatus         a parent status that is not an object
-    └── HandlerError(KubeplanError)                  the handler raised; wraps the user's exception
+    ├── HandlerError(KubeplanError)                  the handler raised; wraps the user's exception
+    ├── PermanentError(KubeplanError)                raised by a handler: do not retry until
+    │                                                the parent or an input changes
+    ├── RetryAfter(KubeplanError)                    raised by a handler: retry in N seconds
+    ├── InvalidArgument(KubeplanError, ValueError)   a kubeplan function or class was given a
+    │                                                value it cannot take (names which one)
+    ├── WrongArgumentType(KubeplanError, TypeError)  ... a value of a type it does not take
+    ├── UsageError(KubeplanError, RuntimeError)      used in a state that does not allow it
+    │                                                (started twice, used before start())
+    └── NoSuchEntry(KubeplanError, LookupError)      asked for something that is not there
+                                                     (a plan's action on an object it lacks)
+
+Every error kubeplan raises on purpose, in every layer, derives from ``KubeplanError``
+(``ApiError``, the testkit's and the command's errors too), keeping the built-in base a caller
+may already catch (``ValueError``, ``TypeError``, ``AssertionError``, ...).
 
 Every ``InvalidResponse`` carries ``parent`` (e.g. ``"EchoServer default/demo"``), ``child`` (e.g.
 ``'apps/v1/Deployment "web"'``, or None when the problem is not about one child) and ``field``
 (e.g. ``"metadata.namespace"``), and its message names all three, because the person reading it
 is looking at a status condition, not at the code that produced the child.
+
+``PermanentError`` and ``RetryAfter`` are the two errors a handler raises on purpose, to say
+what should happen next. Both put ``Synced=False`` with their ``reason`` and ``message`` on the
+parent; a ``PermanentError`` is then not retried (no backoff, no resync) until the parent or
+an object the sync read changes, and a ``RetryAfter`` is retried after exactly ``seconds``
+(instead of the exponential backoff, which it resets).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 __all__ = [
     "ChildSetsStatus",
     "DuplicateChild",
     "HandlerError",
+    "InvalidArgument",
     "InvalidField",
     "InvalidResponse",
     "InvalidStatus",
     "KubeplanError",
     "MissingField",
     "NamespaceNotAllowed",
+    "NoSuchEntry",
     "NotAnObject",
     "NotSerializable",
+    "PermanentError",
+    "RetryAfter",
     "ServerFieldSet",
     "UndeclaredChildType",
+    "UsageError",
+    "WrongArgumentType",
     "WrongResponseType",
 ]
 
@@ -143,3 +171,82 @@ class HandlerError(KubeplanError):
 
 def _rebuild_handler_error(error: BaseException, parent: str, phase: str) -> HandlerError:
     return HandlerError(error, parent=parent, phase=phase)
+
+
+class InvalidArgument(KubeplanError, ValueError):
+    """A kubeplan function or class was given a value it cannot take; the message names the
+    argument and says what it accepts. (A ``ValueError`` too, for callers catching that.)"""
+
+
+class WrongArgumentType(KubeplanError, TypeError):
+    """A kubeplan function or class was given a value of a type it does not take; the message
+    names the argument. (A ``TypeError`` too.)"""
+
+
+class UsageError(KubeplanError, RuntimeError):
+    """Something was used in a state that does not allow it (an operator started twice, a
+    server used before ``start()``). (A ``RuntimeError`` too.)"""
+
+
+class NoSuchEntry(KubeplanError, LookupError):
+    """A lookup found nothing (a plan asked for an action on an object it has none for).
+    (A ``LookupError`` too.)"""
+
+
+#: a condition reason as the API server validates it (metav1.Condition)
+_REASON = re.compile(r"[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?")
+_MAX_REASON = 1024
+
+
+def _checked_reason(reason: object, where: str) -> str:
+    if not isinstance(reason, str) or not _REASON.fullmatch(reason) or len(reason) > _MAX_REASON:
+        raise InvalidArgument(
+            f"{where}: reason must be a condition reason in CamelCase (letters, digits, '_', "
+            f"',' or ':', starting with a letter, at most {_MAX_REASON} characters), "
+            f"e.g. 'QuotaExceeded'; got {reason!r}"
+        )
+    return reason
+
+
+class PermanentError(KubeplanError):
+    """Raised by a handler when retrying cannot help until something changes (an invalid
+    spec, a referenced object that does not exist in the form required).
+
+    The parent gets ``Synced=False`` with ``reason`` (CamelCase, e.g. ``"InvalidSpec"``) and
+    ``message``; the sync is not retried (no backoff, no periodic resync) until the parent,
+    one of its children or one of its related objects changes (a new resourceVersion).
+    """
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        self.reason = _checked_reason(reason, "PermanentError")
+        if not isinstance(message, str):
+            raise InvalidArgument(f"PermanentError: message must be a string, got {message!r}")
+        self.message = message
+        super().__init__(f"{reason}: {message}" if message else reason)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason, self.message))
+
+
+class RetryAfter(KubeplanError):
+    """Raised by a handler that knows when to try again (a quota that resets, an external
+    system that said "in 30 s"): the sync is retried after exactly ``seconds``, not after the
+    exponential backoff (which is reset). The parent gets ``Synced=False`` with ``reason``
+    (default ``"RetryAfter"``) and ``message``.
+    """
+
+    def __init__(self, seconds: float, reason: str = "RetryAfter", message: str = "") -> None:
+        if (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                or not math.isfinite(seconds) or seconds <= 0):
+            raise InvalidArgument(
+                f"RetryAfter: seconds must be a finite number > 0, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.reason = _checked_reason(reason, "RetryAfter")
+        if not isinstance(message, str):
+            raise InvalidArgument(f"RetryAfter: message must be a string, got {message!r}")
+        self.message = message
+        text = f"retry in {self.seconds:g}s"
+        super().__init__(f"{reason}: {message} ({text})" if message else f"{reason} ({text})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.seconds, self.reason, self.message))

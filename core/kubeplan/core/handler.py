@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from kubeplan.core.errors import WrongArgumentType
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import FinalizeResponse, SyncResponse
 
@@ -66,17 +67,17 @@ class HandlerInfo:
         if isinstance(handler, HandlerInfo):
             return handler
         if isinstance(handler, type):
-            raise TypeError(
+            raise WrongArgumentType(
                 f"the handler {handler.__qualname__} is a class: pass an instance "
                 f"({handler.__qualname__}()) or a sync function"
             )
         sync = getattr(handler, "sync", None)
         if sync is not None:
             if not callable(sync):
-                raise TypeError(f"{_describe(handler)}.sync is not callable")
+                raise WrongArgumentType(f"{_describe(handler)}.sync is not callable")
             finalize = getattr(handler, "finalize", None)
             if finalize is not None and not callable(finalize):
-                raise TypeError(f"{_describe(handler)}.finalize is not callable")
+                raise WrongArgumentType(f"{_describe(handler)}.finalize is not callable")
             return cls(
                 sync=sync,
                 finalize=finalize,
@@ -90,7 +91,7 @@ class HandlerInfo:
                 sync_is_async=_is_async(handler),
                 name=getattr(handler, "__qualname__", type(handler).__qualname__),
             )
-        raise TypeError(
+        raise WrongArgumentType(
             "a handler is a function sync(request) -> SyncResponse, or an object with a "
             "sync(request) method and optionally finalize(request) -> FinalizeResponse; "
             f"got {handler!r:.100} ({type(handler).__name__})"

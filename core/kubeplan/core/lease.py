@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kubeplan.core.errors import InvalidArgument
+
 __all__ = [
     "LeaseObservation",
     "LeaseRecord",
@@ -40,7 +42,7 @@ __all__ = [
 def format_micro_time(when: datetime) -> str:
     """RFC 3339 with microseconds in UTC (``metav1.MicroTime``): ``2026-01-01T00:00:00.000000Z``."""
     if when.tzinfo is None:
-        raise ValueError(f"a lease time must be timezone-aware, got naive {when!r}")
+        raise InvalidArgument(f"a lease time must be timezone-aware, got naive {when!r}")
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -16,8 +16,8 @@ digest the same as right after our write (``kubeplan.core.compare.project``).
 The memo is immutable; ``record_write`` and ``forget`` return new memos. They share structure
 (``immutables.Map``, a hash array mapped trie: an update costs O(log n) and copies a few
 nodes), so a memo of tens of thousands of children does not copy itself on every write. An
-earlier base-plus-overlay scheme cost O(sqrt n) per write: measurable superlinear CPU at 5,000
-parents x 3 children.
+earlier base-plus-overlay scheme cost O(sqrt n) per write, so its CPU grew faster than the
+number of children.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from attrs.exceptions import FrozenInstanceError
 
 from kubeplan.core.compare import applied_digest
 from kubeplan.core.config import ANNOTATION_DESIRED_HASH
+from kubeplan.core.errors import WrongArgumentType
 from kubeplan.core.objects import annotations_of, resource_version_of, uid_of
 
 __all__ = ["ApplyMemo", "MemoEntry"]
@@ -45,8 +46,8 @@ class MemoEntry:
     an entry made by ``record_write`` keeps the written object instead (the watch cache's object
     as well: that costs nothing) and ``digest(desired)`` computes it on first use, from the
     desired object the planner has at hand: the same as the one written, since the desired hash
-    matches. Computing it at every write was 8% of an operator's CPU while 1,000 parents
-    converged, for children most of which nobody else ever writes. Keeping the desired object
+    matches. Computing it at every write cost a measurable share of an operator's CPU while
+    it converged, for children most of which nobody else ever writes. Keeping the desired object
     instead would have kept a second copy of every child alive.
 
     Two entries are equal when their desired hash and resourceVersion are: for one child those
@@ -64,7 +65,7 @@ class MemoEntry:
 
     def __attrs_post_init__(self) -> None:
         if (self._digest is None) == (self._written is None):
-            raise TypeError("a MemoEntry needs either its digest or the written object")
+            raise WrongArgumentType("a MemoEntry needs either its digest or the written object")
 
     @property
     def applied_digest(self) -> str | None:

@@ -1,7 +1,7 @@
 """Raw Kubernetes objects: typed names for them and pure accessors that never raise on odd input.
 
 Objects stay plain dicts exactly as the API server sends them (decoding into typed models costs
-about 20x more and buys nothing the planner needs). The accessors below tolerate a missing or
+many times more and buys nothing the planner needs). The accessors below tolerate a missing or
 null ``metadata`` so that validation, not a ``KeyError``, reports a malformed object.
 """
 
@@ -64,6 +64,16 @@ class ObjectRef:
     @property
     def key(self) -> ObjectKey:
         return ObjectKey(self.type, self.namespace, self.name)
+
+    @property
+    def kind(self) -> str:
+        """``self.type.kind``, e.g. ``Deployment``."""
+        return self.type.kind
+
+    @property
+    def api_version(self) -> str:
+        """``self.type.api_version``, e.g. ``apps/v1``."""
+        return self.type.api_version
 
     def without_uid(self) -> ObjectRef:
         return attrs.evolve(self, uid=None)

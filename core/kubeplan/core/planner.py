@@ -8,6 +8,9 @@ Guarantees
       replaced, recreated or deleted, and every such action carries the child's uid as a
       precondition. A desired child whose name is taken by an object the parent does not own
       gets no action, a ``problems`` entry and ``Synced=False`` (reason ``ChildConflict``).
+    - A handler that raised ``PermanentError`` or ``RetryAfter`` gets the same plan as any
+      failure, with the error's reason and message on ``Synced``, and ``plan.permanent``
+      or ``plan.retry_in`` set for the runtime (the planner reads no clock for it).
     - If the handler raised or returned something invalid, the plan holds no child action at all
       (failure never deletes): only the parent's ``Synced`` condition says what went wrong.
       (Finalizer bookkeeping, which depends on the handler and not on its answer, still
@@ -26,6 +29,14 @@ Decisions, per desired child (identity: type, namespace, name)
       (``replace``) or deleted now to be created on a later pass (``recreate``).
     Owned children that are no longer desired are deleted, unless already terminating.
 
+Rolling updates (a child type with ``ChildConfig.rolling``; see ``kubeplan.core.rollout``)
+    Creates are never held back. Changed children start updating in name order while fewer
+    than ``max_unavailable`` are in flight (missing, being deleted, or up to date with a
+    check that has not passed); the others get a ``Wait`` in ``Plan.waiting``. A failed or
+    timed-out check halts the type. Every write of such a child carries
+    ``kubeplan.dev/updated-at``; the status gets ``rollout`` (per kind) and the ``RolledOut``
+    condition, and ``resync_after`` is shortened to the next check timeout.
+
 Finalizers
     Added (first) only when the handler has ``finalize`` and the parent is not being deleted;
     removed when the handler has none. While the parent is being deleted, ``finalize``'s
@@ -36,7 +47,8 @@ Finalizers
 Order
     AddFinalizer, deletes, creates/replaces/recreates (Namespaces first, then other
     cluster-scoped children, then the others in the order the handler returned them),
-    UpdateStatus (only when the status is not deep-equal to the stored one), RemoveFinalizer.
+    UpdateStatus (only when the status is not deep-equal to the stored one; never in decorator
+    mode unless the decorator asks for it), RemoveFinalizer.
 """
 
 from __future__ import annotations
@@ -44,6 +56,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+import attrs
 
 from kubeplan.core.compare import applied_digest, differences, json_equal, merge_patch
 from kubeplan.core.config import (
@@ -54,7 +68,7 @@ from kubeplan.core.config import (
     UpdateStrategy,
 )
 from kubeplan.core.describe import describe_differences
-from kubeplan.core.errors import HandlerError, InvalidResponse
+from kubeplan.core.errors import HandlerError, InvalidResponse, PermanentError, RetryAfter
 from kubeplan.core.memo import ApplyMemo
 from kubeplan.core.objects import (
     ObjectRef,
@@ -80,9 +94,20 @@ from kubeplan.core.plan import (
     RemoveFinalizer,
     Replace,
     UpdateStatus,
+    Wait,
 )
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import FinalizeResponse, SyncResponse
+from kubeplan.core.rollout import (
+    CONDITION_ROLLED_OUT,
+    Rolling,
+    RolloutChild,
+    TypeRollout,
+    condition_of,
+    gate,
+    with_updated_at,
+)
+from kubeplan.core.sources import SourceError
 from kubeplan.core.status import (
     CONDITION_SYNCED,
     REASON_CHILD_CONFLICT,
@@ -116,6 +141,22 @@ def plan(
     ``now`` stamps condition transitions; ``has_finalize`` says whether the handler has
     ``finalize`` (it decides the finalizer).
     """
+    found = _plan(config, request, result, memo=memo, now=now, has_finalize=has_finalize)
+    inputs = tuple(f"source {name}: {items.change.describe()}"
+                   for name, items in request.sources.items() if items.change)
+    return attrs.evolve(found, inputs=inputs) if inputs else found
+
+
+def _plan(
+    config: OperatorConfig,
+    request: SyncRequest,
+    result: Result | Any,
+    *,
+    memo: ApplyMemo,
+    now: datetime,
+    has_finalize: bool,
+) -> Plan:
+    """``plan`` without the inputs' words."""
     parent = request.parent
     parent_uid = uid_of(parent)
     parent_ref = ObjectRef(
@@ -150,16 +191,28 @@ def plan(
     elif ours and not has_finalize:
         tail.append(remove_finalizer("the handler has no finalize"))
 
+    if isinstance(result, SourceError):  # an input is missing: only the condition, no child
+        return _failed(config, parent_ref, request, result.reason, result.message, head, tail,
+                       now)
+    deliberate = result.error if isinstance(result, HandlerError) else result
+    if isinstance(deliberate, PermanentError | RetryAfter):
+        failed = _failed(config, parent_ref, request, deliberate.reason,
+                         deliberate.message or str(deliberate), head, tail, now)
+        if isinstance(deliberate, PermanentError):
+            return attrs.evolve(failed, permanent=True, error_reason=deliberate.reason)
+        return attrs.evolve(failed, retry_in=deliberate.seconds, error_reason=deliberate.reason)
     if isinstance(result, BaseException):
         error = result if isinstance(result, HandlerError) else HandlerError(
             result, parent=request.describe(),
             phase="finalize" if request.finalizing else "sync",
         )
-        return _failed(parent_ref, request, REASON_SYNC_FAILED, str(error), head, tail, now)
+        return _failed(config, parent_ref, request, REASON_SYNC_FAILED, str(error), head, tail,
+                       now)
     try:
         checked = check_response(config, request, result)
     except InvalidResponse as exc:
-        return _failed(parent_ref, request, REASON_INVALID_RESPONSE, str(exc), head, tail, now)
+        return _failed(config, parent_ref, request, REASON_INVALID_RESPONSE, str(exc), head,
+                       tail, now)
 
     observed: dict[tuple[str, str, str | None, str], tuple[K8sType, RawObject]] = {}
     for type_, obj in request.children.all():
@@ -176,10 +229,16 @@ def plan(
 
     writes: list[tuple[int, Action]] = []
     problems: list[str] = []
+    rolling = _rolling_types(config)
+    rolled = _Rolled(rolling, parent_ref.namespace) if rolling else None
     for child in checked.children:
         found = observed.get(child.slot)
+        rollout = rolling.get(child.slot[:2]) if rolling else None
         if found is None:
             obj = stamp(config, parent_ref, child.plain, child.hash)
+            if rolled is not None and rollout is not None:
+                obj = with_updated_at(obj, now)
+                rolled.note(child, None)
             writes.append((_rank(child.type), Create(
                 ObjectRef(child.type, child.key.name, child.key.namespace), obj, child.hash,
             )))
@@ -190,24 +249,47 @@ def plan(
                 problems.append(_conflict(child, current, request))
             continue
         if is_terminating(current):
+            if rolled is not None and rollout is not None:
+                rolled.note(child, current, terminating=True)
             continue  # created again once the old copy is gone
         if child.strategy is UpdateStrategy.ON_DELETE:
             continue
         action = _update(config, parent_ref, child, current, child.strategy, memo)
-        if action is not None:
+        if rolled is not None and rollout is not None:
+            rolled.note(child, current, action=action)
+        elif action is not None:
             writes.append((_rank(child.type), action))
+    waits: list[Wait] = []
+    rollouts: list[TypeRollout] = []
+    resync_after = checked.resync_after
+    if rolled is not None:
+        if isinstance(checked.status, dict) and "rollout" in checked.status:
+            return _failed(
+                config, parent_ref, request, REASON_INVALID_RESPONSE,
+                f"the status of {request.describe()} sets 'rollout', which kubeplan writes "
+                "for rolling child types: rename that field", head, tail, now,
+            )
+        rollouts = rolled.decide(now, writes, waits)
+        for summary in rollouts:
+            if summary.recheck_after is not None:
+                resync_after = (
+                    summary.recheck_after if resync_after is None
+                    else min(resync_after, summary.recheck_after)
+                )
     writes.sort(key=lambda ranked: ranked[0])  # stable: handler order within a rank
 
-    status = _status_action(parent_ref, request, checked.status, problems, now)
+    status = (_status_action(parent_ref, request, checked.status, problems, now, rollouts)
+              if config.writes_status else [])
     if checked.finalized:
         tail.append(remove_finalizer("finalized"))
     actions = [*head, *deletes, *(action for _, action in writes), *status, *tail]
     return Plan(
         parent_ref,
         tuple(actions),
-        resync_after=checked.resync_after,
+        resync_after=resync_after,
         finalized=checked.finalized,
         problems=tuple(problems),
+        waiting=tuple(waits),
     )
 
 
@@ -244,6 +326,71 @@ def stamp(
     stamped = dict(desired)
     stamped["metadata"] = meta
     return stamped
+
+
+def _rolling_types(config: OperatorConfig) -> dict[tuple[str, str], tuple[K8sType, Rolling]]:
+    return {
+        (type_.api_version, type_.kind): (type_, child_config.rollout)
+        for type_, child_config in config.children.items()
+        if child_config.rollout is not None
+    }
+
+
+class _Rolled:
+    """The desired children of the rolling types seen in one pass, and their held updates."""
+
+    def __init__(
+        self, rolling: dict[tuple[str, str], tuple[K8sType, Rolling]], namespace: str | None
+    ) -> None:
+        self.rolling = rolling
+        self.namespace = namespace
+        self.children: dict[tuple[str, str], list[RolloutChild]] = {gvk: [] for gvk in rolling}
+        self.held: dict[tuple[tuple[str, str], str], Action] = {}
+
+    def _name(self, child: DesiredChild) -> str:
+        namespace = child.key.namespace
+        if namespace and namespace != self.namespace:
+            return f"{namespace}/{child.key.name}"
+        return child.key.name
+
+    def note(
+        self,
+        child: DesiredChild,
+        current: RawObject | None,
+        *,
+        terminating: bool = False,
+        action: Action | None = None,
+    ) -> None:
+        gvk = (child.slot[0], child.slot[1])
+        name = self._name(child)
+        self.children[gvk].append(RolloutChild(name, current, terminating, action is not None))
+        if action is not None:
+            self.held[(gvk, name)] = action
+
+    def decide(
+        self, now: datetime, writes: list[tuple[int, Action]], waits: list[Wait]
+    ) -> list[TypeRollout]:
+        kinds = [type_.kind for type_, _ in self.rolling.values()]
+        out = []
+        for gvk, (type_, rolling) in self.rolling.items():
+            kind = type_.kind if kinds.count(type_.kind) == 1 else str(type_)
+            decision = gate(kind, rolling, self.children[gvk], now)
+            for name in decision.start:
+                action = self.held[(gvk, name)]
+                if isinstance(action, Replace):
+                    action = attrs.evolve(
+                        action, obj=with_updated_at(action.obj, now),
+                        reason=f"{action.reason}; rollout: next in name order",
+                    )
+                elif isinstance(action, Recreate):
+                    action = attrs.evolve(
+                        action, reason=f"{action.reason}; rollout: next in name order"
+                    )
+                writes.append((_rank(type_), action))
+            for name, why in decision.waits.items():
+                waits.append(Wait(self.held[(gvk, name)].ref, why))
+            out.append(decision.rollout)
+        return out
 
 
 def _rank(type_: K8sType) -> int:
@@ -303,6 +450,7 @@ def _status_action(
     status: dict[str, Any] | None,
     problems: list[str],
     now: datetime,
+    rollouts: list[TypeRollout] | None = None,
 ) -> list[Action]:
     stored = request.parent.get("status")
     stored = stored if isinstance(stored, dict) else None
@@ -313,6 +461,12 @@ def _status_action(
     generation = generation_of(request.parent)
     if generation is not None:
         status["observedGeneration"] = generation
+    if rollouts:
+        status["rollout"] = {summary.kind: summary.progress for summary in rollouts}
+        status = with_condition(
+            status, CONDITION_ROLLED_OUT, *condition_of(rollouts), now, stored,
+            observed_generation=generation,
+        )
     if problems:
         condition = ("False", REASON_CHILD_CONFLICT, "; ".join(problems))
     else:
@@ -338,6 +492,7 @@ def _status_update(
 
 
 def _failed(
+    config: OperatorConfig,
     parent_ref: ObjectRef,
     request: SyncRequest,
     reason: str,
@@ -346,7 +501,10 @@ def _failed(
     tail: list[Action],
     now: datetime,
 ) -> Plan:
-    """The plan when the handler failed: no child action, only the condition (and finalizer)."""
+    """The plan when the handler failed: no child action, only the condition (and finalizer;
+    a decorator that writes no status has only the error, reported as a Warning Event)."""
+    if not config.writes_status:
+        return Plan(parent_ref, (*head, *tail), error=message)
     stored = request.parent.get("status")
     stored = stored if isinstance(stored, dict) else None
     new = with_condition(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import attrs
@@ -22,6 +23,7 @@ import cattrs
 from kubeplan.core import convert
 from kubeplan.core.config import OperatorConfig
 from kubeplan.core.convert import converter
+from kubeplan.core.errors import InvalidArgument, WrongArgumentType
 from kubeplan.core.k8s import builtin_type
 from kubeplan.core.objects import (
     RawObject,
@@ -32,6 +34,7 @@ from kubeplan.core.objects import (
     namespace_of,
     uid_of,
 )
+from kubeplan.core.sources import SourceItems
 from kubeplan.core.types import K8sType
 
 __all__ = ["Children", "ChildrenOfType", "SyncRequest", "converter"]
@@ -61,10 +64,10 @@ class ChildrenOfType(Mapping[str, RawObject]):
         for obj in ordered:
             ns, name = namespace_of(obj), name_of(obj)
             if not isinstance(name, str) or not name:
-                raise ValueError(f"an observed {type_} has no metadata.name: {obj!r:.200}")
+                raise InvalidArgument(f"an observed {type_} has no metadata.name: {obj!r:.200}")
             if (ns, name) in by_ns_name:
                 where = f"{ns}/{name}" if ns else name
-                raise ValueError(f"observed {type_} {where} is listed twice")
+                raise InvalidArgument(f"observed {type_} {where} is listed twice")
             by_ns_name[(ns, name)] = obj
             by_name.setdefault(name, []).append(obj)
         by_key: dict[str, RawObject] = {}
@@ -111,7 +114,7 @@ class ChildrenOfType(Mapping[str, RawObject]):
         the second positional argument is the namespace.
         """
         if namespace is not None and not isinstance(namespace, str):
-            raise TypeError("namespace must be a string; pass the default as default=...")
+            raise WrongArgumentType("namespace must be a string; pass the default as default=...")
         if namespace is not None or not self.type.namespaced:
             return self._by_ns_name.get((namespace, name), default)
         found = self._by_name.get(name)
@@ -203,6 +206,15 @@ def _children_field(value: Any) -> Children:
     return Children.from_objects(value)
 
 
+def _sources_field(value: Mapping[str, Any]) -> Mapping[str, SourceItems]:
+    if not isinstance(value, Mapping):
+        raise WrongArgumentType(f"sources is a mapping of name -> SourceItems, got {value!r:.80}")
+    out: dict[str, SourceItems] = {}
+    for name, items in value.items():
+        out[name] = items if isinstance(items, SourceItems) else SourceItems(name, items)
+    return MappingProxyType(out)
+
+
 @attrs.frozen(eq=True)
 class SyncRequest:
     """One parent, its observed children, and whether it is being finalized.
@@ -218,6 +230,8 @@ class SyncRequest:
     finalizing: bool = False
     related: Children = attrs.field(factory=Children.empty, converter=_children_field)
     now: datetime | None = None
+    sources: Mapping[str, SourceItems] = attrs.field(factory=dict, converter=_sources_field,
+                                                     kw_only=True)
 
     @classmethod
     def build(
@@ -229,11 +243,13 @@ class SyncRequest:
         finalizing: bool | None = None,
         related: Iterable[RawObject] = (),
         now: datetime | None = None,
+        sources: Mapping[str, Any] | None = None,
     ) -> SyncRequest:
         """A request from raw objects, typed by apiVersion/kind.
 
         Types come from ``config``'s declared child types, then from the built-in catalogue;
-        ``finalizing`` defaults to whether the parent is being deleted. Handy in tests.
+        ``finalizing`` defaults to whether the parent is being deleted; ``sources`` maps a
+        source name to its items (id -> item, or a ``SourceItems``). Handy in tests.
         """
         return cls(
             parent,
@@ -241,6 +257,7 @@ class SyncRequest:
             is_terminating(parent) if finalizing is None else finalizing,
             Children.from_objects((_type_of(obj, config), obj) for obj in related),
             now,
+            sources=sources or {},
         )
 
     @property
@@ -293,7 +310,7 @@ def _type_of(obj: RawObject, config: OperatorConfig | None) -> K8sType:
         found = found or builtin_type(api_version, kind)
         if found is not None:
             return found
-    raise ValueError(
+    raise InvalidArgument(
         f"cannot tell the type of {api_version}/{kind} {name_of(obj)!r}: declare it with "
         "OperatorConfig.with_child or build Children with explicit types"
     )

@@ -24,6 +24,8 @@ from typing import Any
 
 import attrs
 
+from kubeplan.core.errors import KubeplanError, WrongArgumentType
+
 __all__ = [
     "LabelSelector",
     "Operator",
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 
-class SelectorError(ValueError):
+class SelectorError(KubeplanError, ValueError):
     """A selector that does not parse or names something invalid (the API server's 400), or
     a related-object select function that raised or returned something else than selectors.
 
@@ -363,7 +365,7 @@ class LabelSelector:
             return cls.parse(selector)
         if isinstance(selector, Mapping):
             return _of_labels(tuple(sorted((str(k), str(v)) for k, v in selector.items())))
-        raise TypeError(
+        raise WrongArgumentType(
             f"a label selector is a string ('app=web') or a mapping of labels, got {selector!r}"
         )
 

@@ -432,6 +432,13 @@ def check_response(
     else:
         delay = _delay(response.resync_after, "resync_after", parent)
         finalized = None
+    if response.status is not None and not config.writes_status:
+        raise InvalidStatus(
+            f"status is set, but operator {config.name!r} decorates {config.parent}, whose "
+            "status it does not own and never writes; return no status (only a decorator of a "
+            "custom resource may write one: OperatorConfig.decorating(status=True))",
+            parent=parent, field="status",
+        )
     status = normalise_status(response.status, parent=parent)
     return CheckedResponse(tuple(checked), status, delay, finalized)
 

@@ -12,3 +12,4 @@ PersistentVolumeClaim = K8sType(
     "v1", "PersistentVolumeClaim", "persistentvolumeclaims", namespaced=True
 )
 Event = K8sType("v1", "Event", "events", namespaced=True)
+ResourceQuota = K8sType("v1", "ResourceQuota", "resourcequotas", namespaced=True)
