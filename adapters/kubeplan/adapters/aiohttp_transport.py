@@ -4,7 +4,7 @@ Our own ``aiohttp.ClientSession``, on kubernetes_asyncio's connection pool when 
 an ApiClient (its connector, not owned) or on our own connector otherwise, with
 ``trust_env`` off: kubernetes_asyncio's session has ``trust_env=True``, which makes
 aiohttp read ``~/.netrc`` (in a thread) and the proxy environment on *every* request
-(profiled: a third of an operator's CPU and a thread hop per request). The client reads
+(a large share of an operator's CPU, and a thread hop per request). The client reads
 the proxy environment once and passes the proxy in ``request_kwargs``.
 """
 

@@ -2,11 +2,11 @@
 
 Configuration: static kubeconfigs (a server, a CA, a client certificate, a token or a
 token file), plain URLs and a pod's service account are read by ``adapters.kubeconfig``,
-and kubernetes_asyncio (about 0.35 s to import) is then never imported at all; anything
+and kubernetes_asyncio (slow to import) is then never imported at all; anything
 else (exec and OIDC plugins, merged ``KUBECONFIG`` lists) comes from kubernetes_asyncio's
 loader. We do not use its generated API classes:
 
-* decoding into typed models costs ~20x more than ``orjson.loads`` into dicts, and the
+* decoding into typed models costs many times more than ``orjson.loads`` into dicts, and the
   rest of kubeplan works on raw dicts anyway;
 * its patch methods guess the content type from the body (a dict becomes a strategic
   merge patch, or a JSON patch for custom objects); every request here names its
@@ -51,9 +51,16 @@ from kubeplan.adapters.errors import (
     error_from_status,
     is_retryable_read_error,
 )
-from kubeplan.adapters.kubeconfig import StaticConfig, TokenFile, load_in_cluster, load_static
+from kubeplan.adapters.kubeconfig import (
+    NoKubeconfig,
+    StaticConfig,
+    TokenFile,
+    load_in_cluster,
+    load_static,
+)
 from kubeplan.adapters.protocol import PatchType, PropagationPolicy, RawObject
 from kubeplan.adapters.transport import Answer, HttpTransport, TransportError
+from kubeplan.core.errors import InvalidArgument, WrongArgumentType
 from kubeplan.core.types import K8sType
 
 if TYPE_CHECKING:
@@ -108,11 +115,11 @@ class KubeClient:
         if api_client is not None and static is None:
             host = api_client.configuration.host
             if not host:
-                raise ValueError("the ApiClient's configuration names no host")
+                raise InvalidArgument("the ApiClient's configuration names no host")
         elif static is not None and api_client is None:
             host = static.server
         else:
-            raise TypeError("KubeClient needs either a kubernetes_asyncio ApiClient or a "
+            raise WrongArgumentType("KubeClient needs either a kubernetes_asyncio ApiClient or a "
                             "StaticConfig")
         self.api_client = api_client
         self.static = static
@@ -130,10 +137,11 @@ class KubeClient:
         self._env_proxy = _env_proxy(self._host)
         self._request_kwargs = self._transport_kwargs()  # proxy / TLS name
         if transport not in ("auto", "http1", "aiohttp"):
-            raise ValueError(f"transport must be 'auto', 'http1' or 'aiohttp', not {transport!r}")
+            raise InvalidArgument(
+                f"transport must be 'auto', 'http1' or 'aiohttp', not {transport!r}")
         http1_fits = static is not None and "proxy" not in self._request_kwargs
         if transport == "http1" and not http1_fits:
-            raise ValueError("transport 'http1' needs a static configuration without a proxy "
+            raise InvalidArgument("transport 'http1' needs a static configuration without a proxy "
                              "(kubernetes_asyncio's auth plugins and proxies go through aiohttp)")
         self._http: HttpTransport
         self._transport: Transport
@@ -203,7 +211,7 @@ class KubeClient:
         if kubeconfig is None and not os.environ.get("KUBECONFIG"):
             default = Path.home() / ".kube" / "config"
             if not default.exists():
-                raise FileNotFoundError(
+                raise NoKubeconfig(
                     "no Kubernetes configuration found: pass --kubeconfig, set KUBECONFIG, "
                     f"create {default} or run inside a pod with a service account"
                 )
@@ -527,7 +535,7 @@ class KubeClient:
 def _env_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url`` (``*_PROXY`` / ``NO_PROXY``), once."""
     if not any(key.lower().endswith("_proxy") for key in os.environ):
-        return None  # urllib.request, which reads them, costs 15 ms to import
+        return None  # urllib.request, which reads them, takes a while to import
     import urllib.request
 
     scheme, _, rest = url.partition("://")

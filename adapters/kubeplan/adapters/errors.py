@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubeplan.core.errors import KubeplanError
 
-class ApiError(Exception):
+
+class ApiError(KubeplanError):
     """A non-2xx answer from the API server, carrying its ``kind: Status`` body."""
 
     def __init__(

@@ -12,15 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import random
-import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
 import attrs
 
+from kubeplan.adapters.clock import Clock, SystemClock
 from kubeplan.adapters.errors import ApiError, NotFound
 from kubeplan.adapters.protocol import ApiClient, RawObject
 from kubeplan.core.k8s.core_v1 import Event
@@ -53,8 +52,7 @@ class EventRecorder:
         *,
         window: float = 600.0,
         enabled: bool = True,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
         max_remembered: int = 4096,
         rng: random.Random | None = None,
     ) -> None:
@@ -62,8 +60,8 @@ class EventRecorder:
         self.component = component
         self.window = window
         self.enabled = enabled
-        self.clock = clock
-        self.wall_clock = wall_clock
+        #: Event timestamps (``now``) and the aggregation window (``monotonic``)
+        self.clock: Clock = clock or SystemClock()
         self.max_remembered = max_remembered
         #: Event name suffixes come from ``rng`` when given (a seeded run names its Events
         #: the same way every time), else from uuid4
@@ -79,10 +77,10 @@ class EventRecorder:
         meta = parent.get("metadata") or {}
         message = message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
         key = (meta.get("uid") or "", type_, reason, message)
-        now = self.wall_clock()
+        now = self.clock.now()
         try:
             seen = self._posted.get(key)
-            if seen is not None and self.clock() - seen.posted_at < self.window:
+            if seen is not None and self.clock.monotonic() - seen.posted_at < self.window:
                 try:
                     await self.client.patch(
                         Event, seen.name,
@@ -100,7 +98,7 @@ class EventRecorder:
             name = f"{meta.get('name', 'unknown')}.{suffix}"
             await self.client.create(Event, self._event(parent, name, namespace, type_, reason,
                                                         message, now), namespace=namespace)
-            self._posted[key] = _Posted(name, namespace, 1, self.clock())
+            self._posted[key] = _Posted(name, namespace, 1, self.clock.monotonic())
             self._posted.move_to_end(key)
             while len(self._posted) > self.max_remembered:
                 self._posted.popitem(last=False)

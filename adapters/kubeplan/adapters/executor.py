@@ -59,19 +59,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
 
+from kubeplan.adapters.clock import Clock, SystemClock
 from kubeplan.adapters.errors import AlreadyExists, ApiError, Conflict, NotFound
 from kubeplan.adapters.events import EventRecorder
+from kubeplan.adapters.logs import log_context
 from kubeplan.adapters.metrics import OperatorMetrics
 from kubeplan.adapters.protocol import ApiClient, RawObject
+from kubeplan.adapters.tracing import span
 from kubeplan.core import objects
 from kubeplan.core import plan as plans
 from kubeplan.core.compare import json_equal, merge_patch
 from kubeplan.core.config import OperatorConfig
+from kubeplan.core.errors import KubeplanError, WrongArgumentType
 from kubeplan.core.memo import ApplyMemo
 from kubeplan.core.status import CONDITION_SYNCED, REASON_CHILD_CONFLICT, with_condition
 from kubeplan.core.types import K8sType
@@ -85,7 +89,7 @@ WriteObserver = Callable[[K8sType, RawObject], None]
 WriteGate = Callable[[str | None], bool]
 
 
-class WriteAborted(Exception):
+class WriteAborted(KubeplanError):
     """The write gate closed during a plan: the rest of the plan is not sent."""
 
 
@@ -146,11 +150,18 @@ def _describe(ref: Any) -> str:
     return f"{ref.type.kind} {where}{ref.name}"
 
 
-def _with_rv(obj: RawObject, resource_version: str | None) -> RawObject:
-    if not resource_version:
+def _with_rv(obj: RawObject, resource_version: str | None, uid: str | None = None,
+             ) -> RawObject:
+    """``obj`` with the preconditions of a write to an object that exists: its
+    resourceVersion, and its uid, with which an apply to an object deleted meanwhile is
+    refused (409) instead of creating a new one."""
+    if not resource_version and not uid:
         return obj
     meta = dict(obj.get("metadata") or {})
-    meta["resourceVersion"] = resource_version
+    if resource_version:
+        meta["resourceVersion"] = resource_version
+    if uid:
+        meta["uid"] = uid
     return {**obj, "metadata": meta}
 
 
@@ -165,9 +176,10 @@ class Executor:
         recorder: EventRecorder | None = None,
         observe: WriteObserver | None = None,
         observe_deleted: WriteObserver | None = None,
+        observe_read: WriteObserver | None = None,
         may_write: WriteGate | None = None,
         metrics: OperatorMetrics | None = None,
-        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
         background_events: bool = False,
     ) -> None:
         self.client = client
@@ -177,12 +189,22 @@ class Executor:
         self._pending_events: dict[tuple[str, str, str, str], asyncio.Task[None]] = {}
         self.observe = observe or (lambda _type, _obj: None)
         self.observe_deleted = observe_deleted or (lambda _type, _obj: None)
+        #: an object read (not written) on the way, for the caches: ``observe`` by default
+        self.observe_read = observe_read or self.observe
         self.may_write = may_write
         self.metrics = metrics
-        self.wall_clock = wall_clock
+        #: condition timestamps when ``execute`` is not given the sync's instant
+        self.clock: Clock = clock or SystemClock()
 
-    async def execute(self, plan: plans.Plan, parent: RawObject) -> ExecutionResult:
-        run = _Run(self, parent)
+    async def execute(self, plan: plans.Plan, parent: RawObject, *,
+                      now: datetime | None = None,
+                      report_on_status: bool = True) -> ExecutionResult:
+        """Run ``plan`` for ``parent``; ``now`` is the sync's one reading of the clock
+        (failure conditions are stamped with it), else the clock is read here.
+        ``report_on_status=False`` (and a config that writes no status: decorator mode)
+        reports failed actions with a Warning Event only, never in the parent's status."""
+        run = _Run(self, parent, now if now is not None else self.clock.now())
+        run.report_on_status = report_on_status and self.config.writes_status
         batch: list[Any] = []
         try:
             for action in plan.actions:
@@ -256,8 +278,9 @@ _CHILD_ACTIONS = (plans.Create, plans.Replace, plans.Recreate, plans.Delete)
 class _Run:
     """The mutable state of one plan execution (kept off the long-lived Executor)."""
 
-    def __init__(self, executor: Executor, parent: RawObject) -> None:
+    def __init__(self, executor: Executor, parent: RawObject, now: datetime) -> None:
         self.x = executor
+        self.now = now
         self.parent: RawObject | None = parent
         self.parent_uid = objects.uid_of(parent)
         self.memo_updates: list[Callable[[ApplyMemo], ApplyMemo]] = []
@@ -269,6 +292,7 @@ class _Run:
         self.aborted = False
         self.parent_gone = False
         self.done: dict[str, list[str]] = {}  # event reason -> children described
+        self.report_on_status = executor.config.writes_status
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -278,7 +302,7 @@ class _Run:
             for action in actions:
                 await self.action(action)
             return
-        parts = [_Run(self.x, self.parent or {}) for _ in actions]
+        parts = [_Run(self.x, self.parent or {}, self.now) for _ in actions]
         results = await asyncio.gather(
             *(part.action(a) for part, a in zip(parts, actions, strict=True)),
             return_exceptions=True,
@@ -299,8 +323,23 @@ class _Run:
         name = type(action).__name__
         handler = getattr(self, f"_{name.lower()}", None)
         if handler is None:
-            raise TypeError(f"the executor does not know the plan action {name}")
+            raise WrongArgumentType(f"the executor does not know the plan action {name}")
         self.x.check_gate(self.parent_uid)
+        reason = getattr(action, "reason", "") or None
+        child = str(action.ref) if action.on_child else None
+        with log_context(action=action.verb, child=child, reason=reason), \
+                span("kubeplan.write", action=action.verb, child=child or str(action.ref),
+                     reason=reason) as current:
+            result = await self._send(action, handler, name)
+            current.set_attribute("kubeplan.result", result)
+            log.info("%s %s%s (%s)", action.verb, action.ref, f": {reason}" if reason else "",
+                     result)
+        if self.x.metrics is not None:
+            metrics = self.x.metrics
+            metrics.series(metrics.actions, metrics.operator, name, result).inc()
+
+    async def _send(self, action: Any, handler: Callable[[Any], Any], name: str) -> str:
+        """One action's requests; its result for the metrics (ok, conflict, error)."""
         try:
             await handler(action)
             result = "ok"
@@ -318,9 +357,7 @@ class _Run:
                 # the write may or may not have happened: its memo entry is no longer true
                 self.memo_updates.append(lambda memo: memo.forget(uid))
             result = "error"
-        if self.x.metrics is not None:
-            metrics = self.x.metrics
-            metrics.series(metrics.actions, metrics.operator, name, result).inc()
+        return result
 
     def fail(self, action: Any, error: BaseException, reason: str, message: str) -> None:
         log.warning("%s", message)
@@ -361,7 +398,7 @@ class _Run:
     def _exists(self, action: plans.Create, existing: RawObject) -> None:
         ref = action.ref
         if objects.is_owned_by(existing, self.parent_uid):
-            self.x.observe(ref.type, existing)
+            self.x.observe_read(ref.type, existing)
             self.conflict = True  # ours already; the cache was behind
             return
         self.foreign.append((ref.type, existing))
@@ -378,7 +415,9 @@ class _Run:
 
     async def _replace(self, action: plans.Replace) -> None:
         ref = action.ref
-        sent = _with_rv(action.obj, action.resource_version)
+        # the child as observed, by uid: if the cache is behind and it is gone (a parent
+        # deleted meanwhile has taken its children with it), the apply must not create it
+        sent = _with_rv(action.obj, action.resource_version, getattr(ref, "uid", None))
         manager = self.x.config.field_manager
         try:
             returned = await self.x.client.apply(ref.type, sent, field_manager=manager, force=True)
@@ -393,7 +432,8 @@ class _Run:
                 )
                 if reapply:
                     returned = await self.x.client.apply(
-                        ref.type, _with_rv(action.obj, objects.resource_version_of(returned)),
+                        ref.type, _with_rv(action.obj, objects.resource_version_of(returned),
+                                           objects.uid_of(returned)),
                         field_manager=manager, force=True,
                     )
         except NotFound:
@@ -508,7 +548,8 @@ class _Run:
             for reason, described in self.done.items():
                 await self._event(parent, "Normal", reason, _summary(reason, described))
             if plan.error:
-                await self._event(parent, "Warning", "SyncFailed", str(plan.error))
+                await self._event(parent, "Warning", plan.error_reason or "SyncFailed",
+                                  str(plan.error))
             elif plan.problems:
                 await self._event(parent, "Warning", REASON_CHILD_CONFLICT,
                                   "; ".join(plan.problems))
@@ -533,7 +574,7 @@ class _Run:
         time of a stored ``Synced=False`` is kept, so the same failure is the same status)."""
         reason, message = self._failure_reason()
         return with_condition(
-            status, CONDITION_SYNCED, "False", reason, message, self.x.wall_clock(), stored,
+            status, CONDITION_SYNCED, "False", reason, message, self.now, stored,
             observed_generation=objects.generation_of(self.parent or {}),
         )
 
@@ -544,6 +585,8 @@ class _Run:
         reason, message = self._failure_reason()
         if self.x.recorder is not None:
             await self._event(parent, "Warning", reason, message)
+        if not self.report_on_status:
+            return
         previous = dict(parent.get("status") or {})
         status = self._failure_status(previous, previous)
         conditions = (status or {}).get("conditions")

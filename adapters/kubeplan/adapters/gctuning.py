@@ -3,8 +3,8 @@
 CPython's default thresholds (700, 10, 10) start a young collection every 700 container
 allocations. An operator allocates thousands of containers per watch event (every
 object is a tree of dicts and lists) and keeps tens of thousands of them in its caches,
-so the collector ran about a thousand times while 1,000 parents converged and took a
-fifth of the operator's CPU (a third of the fake API server's). None of that work finds
+so the collector ran over and over while parents converged and took a large share of
+the operator's CPU (and more of the fake API server's). None of that work finds
 anything: cached objects are plain JSON trees, which have no reference cycles.
 
 ``tune_gc()`` raises the young threshold to 10,000 allocations and collects the middle

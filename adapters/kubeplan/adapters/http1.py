@@ -1,10 +1,10 @@
 """A small HTTP/1.1 client with a keep-alive pool: kubeplan's transport to the API server.
 
-Why hand-written: through ``KubeClient`` a request costs the client less than half the CPU
-it costs over aiohttp (whose request and response objects, cookie jar, tracing,
-middlewares and timers the Kubernetes API does not need); ``python
-bench/transport_bench.py`` measures both, docs/benchmarks.md has the figures. In a
-convergence that was a quarter of the operator's CPU. It is used only where it
+Why hand-written: through ``KubeClient`` a request costs the client much less CPU than
+over aiohttp (whose request and response objects, cookie jar, tracing, middlewares and
+timers the Kubernetes API does not need), and in a convergence requests are a large share
+of the operator's CPU; ``python bench/transport_bench.py`` measures both,
+docs/benchmarks.md has the figures. It is used only where it
 covers everything the configuration asks for: ``http``/``https`` (client certificates,
 custom CAs and SNI come with the ``ssl.SSLContext``), bearer tokens (plain headers) and
 no proxy. Everything else (proxies, kubernetes_asyncio's auth plugins) stays on aiohttp.
@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kubeplan.adapters.transport import ConnectError, ProtocolError, TransportError
+from kubeplan.core.errors import InvalidArgument
 
 __all__ = ["Http1Pool", "Http1Transport", "Response"]
 
@@ -376,9 +377,9 @@ class Http1Pool:
                  server_hostname: str | None = None, limit: int = 100) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"not an http(s) URL: {url!r}")
+            raise InvalidArgument(f"not an http(s) URL: {url!r}")
         if parts.hostname is None:
-            raise ValueError(f"no host in {url!r}")
+            raise InvalidArgument(f"no host in {url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")  # a server behind a path (a proxy's mount)

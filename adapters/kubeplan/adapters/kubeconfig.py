@@ -1,8 +1,8 @@
 """A reader for kubeconfig files whose credentials are static.
 
 kubernetes_asyncio's loader handles every kubeconfig (exec plugins, auth providers,
-merged ``KUBECONFIG`` lists), but importing it costs about 0.35 s of CPU (it imports
-every generated API class and model), a third of an operator's start-up. Most
+merged ``KUBECONFIG`` lists), but importing it is slow (it imports every generated API
+class and model): a large part of an operator's start-up. Most
 kubeconfigs an operator meets are static: a server, a CA, a client certificate or a
 bearer token (inline or in a file). This module reads exactly those and answers None for
 anything else, so ``KubeClient.from_kubeconfig`` falls back to kubernetes_asyncio whenever
@@ -30,6 +30,8 @@ from typing import Any
 import attrs
 import yaml
 
+from kubeplan.core.errors import KubeplanError
+
 __all__ = ["InClusterError", "StaticConfig", "TokenFile", "load_in_cluster", "load_static"]
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,13 @@ _USER_KEYS = frozenset({
 })
 
 
-class InClusterError(RuntimeError):
+class InClusterError(KubeplanError, RuntimeError):
     """This process does not run in a pod with a service account (or it is unreadable)."""
+
+
+class NoKubeconfig(KubeplanError, FileNotFoundError):
+    """No configuration to reach a cluster: no kubeconfig given, none at the default path,
+    and not in a pod."""
 
 
 class TokenFile:

@@ -17,6 +17,7 @@ import attrs
 from kubeplan.adapters.clock import Clock, SystemClock
 from kubeplan.adapters.errors import NotFound
 from kubeplan.adapters.protocol import ApiClient
+from kubeplan.core.errors import InvalidArgument, KubeplanError
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseRecord
 
@@ -47,18 +48,18 @@ def check_lease_timing(*, lease_duration: float, renew_deadline: float, retry: f
     ``retry_name`` is the settings' name for the retry interval.
     """
     if not renew_deadline < lease_duration:
-        raise ValueError(
+        raise InvalidArgument(
             f"renew_deadline ({renew_deadline}s) must be shorter than lease_duration "
             f"({lease_duration}s): {holder} must stop before others take over"
         )
     if not retry < renew_deadline:
-        raise ValueError(
+        raise InvalidArgument(
             f"{retry_name} ({retry}s) must be shorter than renew_deadline "
             f"({renew_deadline}s), or a single failed renewal loses the lease"
         )
 
 
-class DeadlineExceeded(TimeoutError):
+class DeadlineExceeded(KubeplanError, TimeoutError):
     """A request did not answer before the protocol's deadline on the injected clock."""
 
 
@@ -116,9 +117,9 @@ async def read_lease(client: ApiClient, name: str, namespace: str) -> LeaseRecor
 
 def positive_seconds(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0 seconds, got {value!r}")
+        raise InvalidArgument(f"{attribute.name} must be > 0 seconds, got {value!r}")
 
 
 def non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not value:
-        raise ValueError(f"{attribute.name} must not be empty")
+        raise InvalidArgument(f"{attribute.name} must not be empty")

@@ -11,6 +11,9 @@ Semantics follow client-go's workqueue, the shape every controller relies on:
   schedule for the same key wins.
 * ``add_rate_limited(key)`` schedules after the key's exponential backoff;
   ``forget(key)`` resets it after a success.
+* ``requeue(key)`` (a sync asked for another: it wrote children, or met a 409) and
+  ``add_limited(key)`` (a child changed) go through the ``RequeueLimiter``: at once for a
+  parent that has settled, then after a growing delay while the parent keeps coming back.
 
 An event for a key in backoff is handed out at once (as in client-go): a user fixing a
 broken parent should not wait for the backoff to expire.
@@ -19,12 +22,14 @@ broken parent should not wait for the backoff to expire.
 from __future__ import annotations
 
 import asyncio
-import time
+import random
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from kubeplan.adapters.backoff import Backoff, KeyedBackoff
+from kubeplan.adapters.backoff import Backoff, KeyedBackoff, RequeueLimiter
+from kubeplan.adapters.clock import Clock, SystemClock
+from kubeplan.adapters.settings import RuntimeSettings
 
 K = TypeVar("K", bound=Hashable)
 
@@ -33,19 +38,22 @@ class WorkQueue(Generic[K]):
     """Coalescing queue of keys with delayed adds and per-key backoff.
 
     ``on_depth(n)`` and ``on_latency(seconds)`` are optional observers (metrics):
-    depth after every change, and for every key handed out the time it waited.
+    depth after every change, and for every key handed out the time it waited on
+    ``clock`` (monotonic). Delayed adds are timers of the running event loop.
     """
 
     def __init__(
         self,
         backoff: Backoff | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        limiter: RequeueLimiter | None = None,
+        clock: Clock | None = None,
         on_depth: Callable[[int], None] | None = None,
         on_latency: Callable[[float], None] | None = None,
     ) -> None:
         self._backoff = KeyedBackoff(backoff or Backoff())
-        self._clock = clock
+        self._clock = (clock or SystemClock()).monotonic
+        self._limiter = limiter if limiter is not None else RequeueLimiter(clock=self._clock)
         self._on_depth = on_depth
         self._on_latency = on_latency
         self._ready: deque[K] = deque()
@@ -55,6 +63,24 @@ class WorkQueue(Generic[K]):
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._watchers: list[asyncio.Future[None]] = []
         self._shutdown = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: RuntimeSettings, *, rng: random.Random, clock: Clock,
+        on_depth: Callable[[int], None] | None = None,
+        on_latency: Callable[[float], None] | None = None,
+    ) -> WorkQueue[K]:
+        """A queue whose failure backoff (``settings.backoff_*``, jittered by ``rng``) and
+        requeue limit (``settings.requeue_*``) the settings give."""
+        return cls(
+            Backoff(base=settings.backoff_base, cap=settings.backoff_cap,
+                    jitter=settings.backoff_jitter, rng=rng),
+            limiter=RequeueLimiter(
+                base=settings.requeue_base, cap=settings.requeue_cap, qps=settings.requeue_qps,
+                burst=settings.requeue_burst, quiet=settings.requeue_quiet,
+                clock=clock.monotonic),
+            clock=clock, on_depth=on_depth, on_latency=on_latency,
+        )
 
     # -- adding ---------------------------------------------------------------------------
 
@@ -93,6 +119,40 @@ class WorkQueue(Generic[K]):
     def forget(self, key: K) -> None:
         """Reset ``key``'s backoff (after a successful sync)."""
         self._backoff.reset(key)
+
+    def requeue(self, key: K) -> float:
+        """A sync of ``key`` asked for another: queue it after the requeue limit (the
+        streak grows); returns the delay."""
+        self._limiter.requeued(key)
+        return self.add_limited(key)
+
+    def add_limited(self, key: K) -> float:
+        """Queue ``key`` after its requeue delay (at once unless it keeps coming back);
+        nothing is taken from the limit when it is waiting already. Returns the delay."""
+        if self._shutdown or key in self._queued:
+            return 0.0
+        pending = self._delayed.get(key)
+        if pending is not None and pending[0] <= (
+                asyncio.get_running_loop().time() + self._limiter.per_key(key)):
+            return 0.0  # due sooner anyway
+        delay = self._limiter.delay(key)
+        self.add_after(key, delay)
+        return delay
+
+    def reset_requeues(self, key: K) -> None:
+        """End ``key``'s requeue streak (new input: its next requeue is not delayed)."""
+        self._limiter.reset(key)
+
+    def requeues(self, key: K) -> int:
+        """``key``'s requeues in a row (see ``RequeueLimiter``)."""
+        return self._limiter.streak(key)
+
+    def drop(self, key: K) -> None:
+        """Forget everything about ``key`` (its parent is gone): a pending delayed add,
+        its backoff and its requeue streak."""
+        self.cancel_delayed(key)
+        self._backoff.reset(key)
+        self._limiter.reset(key)
 
     def failures(self, key: K) -> int:
         return self._backoff.failures(key)

@@ -8,16 +8,38 @@
 The runtime owns what the pure core takes as explicit inputs: the apply memo (one per
 operator, in memory) and the clock. Reads for a sync come only from the caches.
 
-Outcome of a sync, and what happens next:
+This module is the orchestration; its parts live next to it: ``view.ClusterView`` (the
+parent and child caches), ``inputs.SyncInputs`` (the related objects and external sources
+a sync reads, and which parents their changes wake), ``handlers.HandlerCaller`` (calling
+the user's handler, in a thread when it is synchronous), ``clients.OperatorClients`` (the
+rate-limited and recorded clients) and ``WorkQueue.from_settings``; ``process`` runs
+operators in a process (``serve``).
+
+Outcome of a sync, and what happens next (``sync`` returns one ``SyncOutcome``;
+``_settle`` alone acts on it, on the queue and the metrics):
 
 * success: the parent's backoff is reset; if children were written the parent is synced
   once more (the handler may report on what it just created); ``resync_after`` schedules
   a later sync;
 * a 409 (stale snapshot): synced again at once, from the state the watch brings in;
 * the handler raised or returned something invalid, an action failed, or the sync timed
-  out: per-parent exponential backoff with jitter.
+  out: per-parent exponential backoff with jitter;
+* the handler raised ``PermanentError``: no retry, no backoff, and later syncs (resyncs,
+  our own status writes) do not call the handler until an input has changed: the parent
+  in anything but its status (spec, labels, annotations, ...), or the resourceVersion of
+  a child or related object the sync read;
+* the handler raised ``RetryAfter(seconds)``: synced again after exactly that long, with
+  the backoff reset; our own status write does not sync it earlier.
 
-``stop()`` (and SIGTERM under ``run_operator``) stops taking work, lets in-flight syncs
+Parent filters (``config.filters``): the label selector goes with the parent caches' list
+and watch, so unselected parents are never cached; annotations and the predicate are
+checked at each sync. A parent they do not select is not handed to the handler: it gets
+``plan_unmatched``'s plan (its children deleted if the filter says so, kubeplan's finalizer
+removed), nothing else. A parent that leaves the label selection arrives as a DELETED event
+(the API server sends one to a watch whose selector no longer matches); when it held our
+finalizer, or its children are to be deleted, one GET tells it from a real deletion.
+
+``stop()`` (and SIGTERM under ``process.serve``) stops taking work, lets in-flight syncs
 finish within ``grace_period``, then cancels the rest and closes the watches.
 
 Scale-out (docs/sharding.md): with ``settings.leader_election`` the caches start at once
@@ -32,41 +54,49 @@ Lease is left to expire.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
-import signal
 import socket
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kubeplan.adapters.backoff import Backoff
 from kubeplan.adapters.cache import Key, WatchCache, key_of
+from kubeplan.adapters.clients import OperatorClients
+from kubeplan.adapters.clock import Clock, SystemClock
 from kubeplan.adapters.errors import ApiError, NotFound
 from kubeplan.adapters.events import EventRecorder
 from kubeplan.adapters.executor import ExecutionResult, Executor
-from kubeplan.adapters.gctuning import FreezeWhileBusy
-from kubeplan.adapters.leases import Clock, WallClock
-from kubeplan.adapters.metrics import OperatorMetrics
+from kubeplan.adapters.handlers import HandlerCaller
+from kubeplan.adapters.inputs import Inputs, SyncInputs, inputs_of, status_only_change
+from kubeplan.adapters.logs import log_context
+from kubeplan.adapters.metrics import OperatorMetrics, current_operator
+from kubeplan.adapters.outcome import Next, SyncOutcome
 from kubeplan.adapters.protocol import ApiClient, RawObject
 from kubeplan.adapters.queue import WorkQueue
+from kubeplan.adapters.recording import Recorder, current_sync
+from kubeplan.adapters.scaleout import Leader, ScaleOut, Shards, scale_out_for
 from kubeplan.adapters.settings import ENV_POD_NAME, ENV_POD_NAMESPACE, RuntimeSettings
+from kubeplan.adapters.sharedcache import SharedCaches
+from kubeplan.adapters.sources.poller import Fetch
+from kubeplan.adapters.tracing import span
+from kubeplan.adapters.view import ClusterView
 from kubeplan.core import objects
 from kubeplan.core.config import LABEL_PARENT_UID, OperatorConfig
+from kubeplan.core.errors import UsageError
+from kubeplan.core.filters import FilterError
 from kubeplan.core.handler import HandlerInfo
 from kubeplan.core.memo import ApplyMemo
 from kubeplan.core.plan import Create, Plan
 from kubeplan.core.planner import plan as make_plan
-from kubeplan.core.related import RelatedIndex, SelectorError, resolve_selectors
 from kubeplan.core.request import Children, SyncRequest
+from kubeplan.core.sources import SourceError
 from kubeplan.core.types import K8sType
+from kubeplan.core.unmatched import plan_unmatched
 
 # imported where used: an operator without scale-out or a health port never loads them
-# (aiohttp's web server alone takes 15 ms to import, before the first request)
+# (aiohttp's web server alone is slow to import, and would delay the first request)
 if TYPE_CHECKING:
     from kubeplan.adapters.health import HealthServer
     from kubeplan.adapters.leader import LeaderElector
@@ -76,10 +106,6 @@ log = logging.getLogger(__name__)
 
 #: called after each executed plan (the testkit records plans through it)
 PlanHook = Callable[[Plan, ExecutionResult], None]
-
-#: parent fields whose change alone is a status write (ours, as a rule), not new input
-_STATUS_ONLY_META = ("resourceVersion", "managedFields")
-
 
 def default_identity() -> str:
     """This replica's name in the Leases: the pod name (downward API ``POD_NAME``), else
@@ -99,21 +125,6 @@ def default_lease_namespace() -> str:
         return "default"
 
 
-def _status_only_change(old: RawObject | None, new: RawObject) -> bool:
-    """True when ``new`` differs from ``old`` only in status (and resourceVersion)."""
-    if old is None:
-        return False
-    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
-    if {k: v for k, v in old_meta.items() if k not in _STATUS_ONLY_META} != {
-        k: v for k, v in new_meta.items() if k not in _STATUS_ONLY_META
-    }:
-        return False
-    rest = ("metadata", "status")
-    return {k: v for k, v in old.items() if k not in rest} == {
-        k: v for k, v in new.items() if k not in rest
-    }
-
-
 class Operator:
     """One operator running against one API server.
 
@@ -122,9 +133,20 @@ class Operator:
     in one process and one event loop: they share nothing.
 
     Injection points (the testkit runs the runtime in virtual time through them):
-    ``clock`` (monotonic seconds: queue latency, Event aggregation), ``wall_clock``
-    (condition timestamps), ``lease_clock`` (lease timing), ``rng`` (all jitter and Event
-    names; default: seeded from ``settings.seed`` when set) and ``on_plan``.
+    ``clock``, the one source of time (``SystemClock`` by default, the testkit's
+    ``LoopClock`` in virtual time): ``monotonic()`` for queue latency, sync durations and
+    Event aggregation, ``now()`` for condition and Event timestamps (read once per sync)
+    and lease timing, ``sleep()`` for the resync period and the watches' reconnect
+    backoff; ``rng`` (all jitter and Event names; default: seeded from ``settings.seed``
+    when set) and ``on_plan``.
+
+    Several operators in one process sharing watch caches and one metrics registry
+    (``kubeplan.adapters.group.OperatorGroup`` builds them so): ``shared_caches`` gives
+    every cache (the holder runs them; this operator does not), ``metrics`` the
+    operator's view of the shared registry (``OperatorMetrics.for_operator``).
+
+    External sources (``config.sources``): one ``Poller`` each, started with the caches;
+    ``source_fetchers`` replaces the fetch of named sources (the testkit scripts them).
     """
 
     def __init__(
@@ -135,19 +157,31 @@ class Operator:
         *,
         settings: RuntimeSettings | None = None,
         owns_client: bool = False,
-        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        clock: Callable[[], float] = time.monotonic,
-        lease_clock: Clock | None = None,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
         on_plan: PlanHook | None = None,
+        recorder: Recorder | None = None,
+        shared_caches: SharedCaches | None = None,
+        metrics: OperatorMetrics | None = None,
+        source_fetchers: Mapping[str, Fetch] | None = None,
     ) -> None:
         self.config = config
         self.handler = HandlerInfo.of(handler)
-        self.client = client
         self.settings = settings = settings or RuntimeSettings()
+        if recorder is None and settings.record is not None:
+            recorder = Recorder(settings.record, redact_secrets=not settings.record_secrets)
+        #: records the run (``settings.record``): the caches' lists and events, the
+        #: runtime's requests and their answers, each sync's request digest and plan
+        self.recording = recorder
+        self.clock = clock = clock or SystemClock()
+        self.metrics = metrics if metrics is not None else OperatorMetrics(config.name)
+        self.shared_caches = shared_caches
+        self.clients = OperatorClients.wrap(client, settings, clock=clock, metrics=self.metrics,
+                                            recorder=recorder)
+        #: the client-side rate limit (``settings.qps``), None when off
+        self.rate_limit = self.clients.rate_limit
+        self.client = client = self.clients.requests
         self.owns_client = owns_client
-        self.wall_clock = wall_clock
-        self.clock = clock
         self.on_plan = on_plan
         seeded = rng is not None or settings.seed is not None
         if rng is None:
@@ -158,97 +192,59 @@ class Operator:
             return random.Random(rng.getrandbits(64))
 
         self.memo = ApplyMemo.empty()
-        self.metrics = OperatorMetrics(config.name)
-        observers = getattr(client, "observers", None)
-        if isinstance(observers, list):
-            observers.append(self.metrics.observe_request)
-        self.queue: WorkQueue[Key] = WorkQueue(
-            Backoff(base=settings.backoff_base, cap=settings.backoff_cap,
-                    jitter=settings.backoff_jitter, rng=_child_rng()),
-            clock=clock,
-            on_depth=self.metrics.observe_queue_depth,
-            on_latency=self.metrics.observe_queue_latency,
+        self.queue: WorkQueue[Key] = WorkQueue.from_settings(
+            settings, rng=_child_rng(), clock=clock, on_depth=self.metrics.observe_queue_depth,
+            on_latency=self.metrics.observe_queue_latency)
+        self.view = ClusterView(
+            config, self.clients.caches, settings, on_parent=self._on_parent_change,
+            on_child=self._on_child_change, on_server_behind=self._server_went_back,
+            child_rng=_child_rng, clock=clock, metrics=self.metrics, recorder=recorder,
+            shared=shared_caches)
+        self.identity = settings.identity or default_identity()
+        self.lease_namespace = settings.lease_namespace or default_lease_namespace()
+        self.inputs = SyncInputs(
+            config, client, wake=self.queue.add, make_cache=self.view.make,
+            namespaces=self.view.namespaces, child_rng=_child_rng, clock=clock,
+            metrics=self.metrics, namespace=self.lease_namespace, fetchers=source_fetchers,
         )
-        namespaces = sorted(config.namespaces) if config.namespaces is not None else [None]
-        self.parent_caches = [
-            WatchCache(client, config.parent, namespace=ns, settings=settings,
-                       listener=self._on_parent_change, metrics=self.metrics,
-                       rng=_child_rng())
-            for ns in (namespaces if config.parent.namespaced else [None])
-        ]
-        self.child_caches: dict[K8sType, WatchCache] = {
-            type_: WatchCache(client, type_, label_selector=config.child_label_selector,
-                              index_label=LABEL_PARENT_UID, settings=settings,
-                              listener=self._on_child_change, metrics=self.metrics,
-                              rng=_child_rng())
-            for type_ in config.child_types
-        }
-        # related (read-only) types: one cache each, cluster-wide unless the config restricts
-        # namespaces; the index maps a related object to the parents whose selectors match it
-        self.related_caches: dict[K8sType, list[WatchCache]] = {
-            type_: [
-                WatchCache(client, type_, namespace=ns, settings=settings,
-                           listener=self._related_listener(type_), metrics=self.metrics,
-                           rng=_child_rng())
-                for ns in (namespaces if type_.namespaced else [None])
-            ]
-            for type_ in config.related_types
-        }
-        self.related_index = RelatedIndex()
         self.recorder = EventRecorder(
             client, config.field_manager, window=settings.event_aggregation_window,
-            enabled=settings.post_events, clock=clock, wall_clock=wall_clock,
+            enabled=settings.post_events, clock=clock,
             rng=_child_rng() if seeded else None,
         )
         self.executor = Executor(
-            client, config, recorder=self.recorder, observe=self._observe_write,
-            observe_deleted=self._observe_delete, may_write=self._may_write,
-            metrics=self.metrics, wall_clock=wall_clock, background_events=True,
+            client, config, recorder=self.recorder, observe=self.view.observe,
+            observe_deleted=self._observe_delete, observe_read=self.view.observe_read,
+            may_write=self._may_write,
+            metrics=self.metrics, clock=clock, background_events=True,
         )
-        # scale-out: at most one of the two (RuntimeSettings refuses both)
-        self.identity = settings.identity or default_identity()
-        self.lease_namespace = settings.lease_namespace or default_lease_namespace()
-        self.lease_clock: Clock = lease_clock or WallClock()
-        self.elector: LeaderElector | None = None
-        self.membership: ShardMembership | None = None
-        if settings.leader_election:
-            from kubeplan.adapters.leader import LeaderElectionSettings, LeaderElector
-
-            self.elector = LeaderElector(
-                client,
-                LeaderElectionSettings(
-                    f"{config.name}-leader", self.lease_namespace, self.identity,
-                    lease_duration=settings.lease_duration,
-                    renew_deadline=settings.renew_deadline, retry_period=settings.retry_period,
-                ),
-                clock=self.lease_clock,
-            )
-        elif settings.shards:
-            from kubeplan.adapters.sharding import ShardMembership, ShardSettings
-
-            self.membership = ShardMembership(
-                client,
-                ShardSettings(
-                    config.name, self.lease_namespace, self.identity,
-                    lease_duration=settings.lease_duration,
-                    renew_period=settings.retry_period, renew_deadline=settings.renew_deadline,
-                ),
-                clock=self.lease_clock, drain=self._drain,
-            )
-        mode = "leader" if self.elector else "shard" if self.membership else "single"
-        self.metrics.active.labels(config.name, mode).set_function(
+        # scale-out: one strategy (single, leader or shards), asked without branching
+        self.scale_out: ScaleOut = scale_out_for(
+            settings, self.clients.leases, name=config.name, identity=self.identity,
+            lease_namespace=self.lease_namespace, clock=clock, drain=self._drain,
+        )
+        self.metrics.active.labels(config.name, self.scale_out.mode).set_function(
             lambda: 1.0 if self.is_active() else 0.0)
         # parent key -> (parent uid, task) of each sync running now (cancelled on a loss)
         self._inflight: dict[Key, tuple[str, asyncio.Task[Any]]] = {}
         self.health: HealthServer | None = None
         # parent key -> objects holding a child's name without being ours (see _foreign_of)
         self._foreign: dict[Key, dict[tuple[K8sType, str | None, str], RawObject]] = {}
-        # parents we have created children for: creating again means someone deleted
-        # them, which is also how a parent deleted behind a stale cache looks (the garbage
-        # collector removes each child we make), so the parent is confirmed first (one GET
-        # per re-creation; a converging parent creates once)
+        # parents whose next creation of children confirms the parent first (one GET):
+        # those we have created children for (creating again means someone deleted them,
+        # which is also how a parent deleted behind a stale cache looks: the garbage
+        # collector removes each child we make) and those whose last sync met a conflict
+        # (our view of them was behind). A converging parent creates once, GET-free.
         self._created_for: set[Key] = set()
+        # parents held by a PermanentError: what their failed sync read (``inputs_of``)
+        self._held: dict[Key, Inputs] = {}
+        # parents waiting for the retry a RetryAfter asked for
+        self._retrying: set[Key] = set()
+        # parents that left the label selection (a DELETED event) holding our finalizer or
+        # children to delete: the last object seen, until a sync tells it from a deletion
+        self._departed: dict[Key, RawObject] = {}
         self.syncs = 0
+        self._handler = HandlerCaller(self.handler, settings, name=config.name)
         self._tasks: list[asyncio.Task[Any]] = []
         self._workers: list[asyncio.Task[Any]] = []
         self._stop_requested = asyncio.Event()
@@ -262,37 +258,54 @@ class Operator:
 
     @property
     def caches(self) -> list[WatchCache]:
-        related = [cache for caches in self.related_caches.values() for cache in caches]
-        return [*self.parent_caches, *self.child_caches.values(), *related]
+        return [*self.view.caches, *self.inputs.caches]
+
+    @property
+    def parent_caches(self) -> list[WatchCache]:
+        """The parents' caches (``ClusterView.parents``)."""
+        return self.view.parents
+
+    @property
+    def child_caches(self) -> dict[K8sType, WatchCache]:
+        """The child types' caches (``ClusterView.children``)."""
+        return self.view.children
+
+    @property
+    def related_caches(self) -> dict[K8sType, list[WatchCache]]:
+        """The related types' caches (``SyncInputs.related_caches``)."""
+        return self.inputs.related_caches
 
     def is_ready(self) -> bool:
         """Caches listed. A standby (not leader) is ready too: it is warm and waiting."""
-        return self._running and all(cache.synced.is_set() for cache in self.caches)
+        return (self._running and all(cache.synced.is_set() for cache in self.caches)
+                and self.inputs.attempted())
 
     @property
     def is_leader(self) -> bool | None:
         """Leader election: does this replica lead now? (None without leader election)"""
-        return None if self.elector is None else self.elector.is_leader
+        return self.scale_out.is_leader
 
     @property
     def is_member(self) -> bool | None:
         """Sharding: is this replica a live member now? (None without sharding)"""
-        return None if self.membership is None else self.membership.is_member
+        return self.scale_out.is_member
+
+    @property
+    def elector(self) -> LeaderElector | None:
+        """The ``LeaderElector`` under leader election, else None."""
+        return self.scale_out.elector if isinstance(self.scale_out, Leader) else None
+
+    @property
+    def membership(self) -> ShardMembership | None:
+        """The ``ShardMembership`` under sharding, else None."""
+        return self.scale_out.membership if isinstance(self.scale_out, Shards) else None
 
     def is_active(self) -> bool:
         """May this replica sync at all now (leader, member, or neither mode is on)?"""
-        if self.elector is not None:
-            return self.elector.is_leader
-        if self.membership is not None:
-            return self.membership.is_member
-        return True
+        return self.scale_out.is_active()
 
     def _readiness_details(self) -> str:
-        if self.elector is not None:
-            return f"is_leader: {str(self.elector.is_leader).lower()}"
-        if self.membership is not None:
-            return f"is_member: {str(self.membership.is_member).lower()}"
-        return "mode: single"
+        return self.scale_out.readiness()
 
     def is_alive(self) -> bool:
         return not self._running or not any(task.done() for task in self._tasks + self._workers)
@@ -300,19 +313,24 @@ class Operator:
     async def run(self) -> None:
         """Run until ``stop()``; raises if a watch or worker task dies of a bug."""
         if self._running:
-            raise RuntimeError(f"{self!r} is already running")
+            raise UsageError(f"{self!r} is already running")
         self._running = True
         crashed = False
+        if self.recording is not None:
+            self.recording.start(self.config, self.clock)
+        # this task and those it starts work for this operator (the label of their API
+        # requests on a client shared with other operators)
+        working_for = current_operator.set(self.config.name)
         try:
             self._tasks = [
                 asyncio.create_task(cache.run(), name=f"watch {cache.type} {cache.namespace}")
-                for cache in self.caches
+                for cache in (self.caches if self.shared_caches is None else ())
             ]
+            self._tasks += [asyncio.create_task(poller.run(), name=f"source {name}")
+                            for name, poller in self.inputs.sources.items()]
             # leases are held from the start: caches warm up while the election runs
-            if self.elector is not None:
-                self._tasks.append(asyncio.create_task(self.elector.run(), name="election"))
-            if self.membership is not None:
-                self._tasks.append(asyncio.create_task(self.membership.run(), name="shards"))
+            self._tasks += [asyncio.create_task(loop, name=name)
+                            for name, loop in self.scale_out.with_caches()]
             if self.settings.health_port is not None:
                 from kubeplan.adapters.health import HealthServer
 
@@ -328,24 +346,25 @@ class Operator:
                 return
             log.info("%s: caches synced, %d parents", self.config.name,
                      sum(len(c) for c in self.parent_caches))
+            if self.config.filters.labels is not None:
+                await self._until_stopped(self._find_departed())
+                if self._stop_requested.is_set():
+                    return
             self._workers = [
                 asyncio.create_task(self._worker(), name=f"{self.config.name} worker {i}")
                 for i in range(self.settings.workers)
             ]
             if self.settings.resync_period:
                 self._tasks.append(asyncio.create_task(self._resync_loop(), name="resync"))
-            if self.elector is not None:
-                self._tasks.append(asyncio.create_task(self._follow_leadership(),
-                                                       name="follow leadership"))
-            if self.membership is not None:
-                self._tasks.append(asyncio.create_task(self._follow_shards(),
-                                                       name="follow shards"))
+            self._tasks += [asyncio.create_task(loop, name=name)
+                            for name, loop in self.scale_out.with_workers(self)]
             await self._until_stopped(self._stop_requested.wait())
         except asyncio.CancelledError:
             crashed = True  # cancelled from outside: behave like a killed process
             raise
         finally:
             await self._shutdown(crashed=crashed)
+            current_operator.reset(working_for)
 
     async def _until_stopped(self, awaitable: Any) -> None:
         """Await ``awaitable`` unless a stop is requested or a background task dies first."""
@@ -359,7 +378,7 @@ class Operator:
                     return
                 for task in done:  # a background task ended: only a bug does that
                     exc = task.exception() if not task.cancelled() else None
-                    raise RuntimeError(f"{self!r}: task {task.get_name()!r} ended") from exc
+                    raise UsageError(f"{self!r}: task {task.get_name()!r} ended") from exc
         finally:
             for fut in (main, stop):
                 if not fut.done():
@@ -397,8 +416,12 @@ class Operator:
         if self.health is not None:
             await self.health.stop()
             self.health = None
+        self._handler.close()
+        await self.inputs.close()
         if self.owns_client:
             await self.client.close()
+        if self.recording is not None:
+            self.recording.close()
         self._running = False
         self._stopped.set()
 
@@ -407,10 +430,7 @@ class Operator:
         period instead of one lease duration. Best effort, bounded."""
         try:
             async with asyncio.timeout(self.settings.retry_period * 2):
-                if self.elector is not None:
-                    await self.elector.release()
-                if self.membership is not None:
-                    await self.membership.release()
+                await self.scale_out.release()
         except TimeoutError:
             log.warning("%s: could not release the lease in time; it will expire",
                         self.config.name)
@@ -419,42 +439,15 @@ class Operator:
 
     def _may_write(self, parent_uid: str | None) -> bool:
         """The executor's gate, read right before each write."""
-        if self.elector is not None:
-            return self.elector.is_leader
-        if self.membership is not None:
-            return bool(parent_uid) and self.membership.owns(parent_uid or "")
-        return True
+        return self.scale_out.may_write(parent_uid)
 
     def _may_sync(self, parent: RawObject) -> bool:
         """May a sync of ``parent`` start now? (Leader, or owner of its shard.)"""
-        return self._may_write(objects.uid_of(parent))
+        return self.scale_out.may_write(objects.uid_of(parent))
 
-    async def _follow_leadership(self) -> None:
-        """Resync everything on becoming leader (keys were dropped while standing by);
-        cancel in-flight syncs on losing it (they would be refused at their next write)."""
-        elector = self.elector
-        assert elector is not None
-        while True:
-            await elector.became_leader.wait()
-            log.info("%s: %s leads", self.config.name, self.identity)
-            self.resync_all()
-            await elector.lost_leadership.wait()
-            log.warning("%s: %s lost leadership; cancelling in-flight syncs",
-                        self.config.name, self.identity)
-            self._cancel_inflight(lambda _uid: True)
-
-    async def _follow_shards(self) -> None:
-        """On every membership change: cancel syncs of parents no longer ours, and queue
-        every cached parent we own now (a parent that moved to us has had no event)."""
-        membership = self.membership
-        assert membership is not None
-        while True:
-            await membership.changes.wait()
-            membership.changes.clear()
-            self._cancel_inflight(lambda uid: not membership.owns(uid))
-            self.resync_all(only=lambda parent: membership.owns(objects.uid_of(parent) or ""))
-
-    def _cancel_inflight(self, which: Callable[[str], bool]) -> None:
+    def cancel_inflight(self, which: Callable[[str], bool]) -> None:
+        """Cancel the syncs in flight of the parents (by uid) for which ``which`` is True
+        (the scale-out strategy's hook: leadership or a shard was lost)."""
         for uid, task in list(self._inflight.values()):
             if which(uid):
                 task.cancel()
@@ -467,24 +460,25 @@ class Operator:
             entry = self._inflight.get(key)
             return entry is None or not owns(entry[0])
 
-        self._cancel_inflight(lambda uid: not owns(uid))
+        self.cancel_inflight(lambda uid: not owns(uid))
         await self.queue.wait_no_processing(lost)
 
     def resync_all(self, only: Callable[[RawObject], bool] | None = None) -> int:
         """Queue every cached parent (for which ``only`` is True); returns how many."""
         count = 0
-        for cache in self.parent_caches:
-            for parent in cache:
-                if only is None or only(parent):
-                    self.queue.add(key_of(parent))
-                    count += 1
+        for parent in self.view.all_parents():
+            if only is None or only(parent):
+                self.queue.add(key_of(parent))
+                count += 1
         return count
 
     # -- helpers for tests and embedding --------------------------------------------------
 
     async def wait_synced(self) -> None:
-        """Return once every watch cache has completed its first list."""
-        await asyncio.gather(*(cache.synced.wait() for cache in self.caches))
+        """Return once every watch cache has completed its first list and every source
+        its first reading (succeeded or failed)."""
+        await asyncio.gather(*(cache.synced.wait() for cache in self.caches),
+                             self.inputs.wait_attempted())
 
     async def settle(self, timeout: float = 10.0, quiet: float = 0.05) -> None:
         """Return once no sync is queued or running and none started for ``quiet`` seconds
@@ -495,7 +489,7 @@ class Operator:
                 await self.queue.wait_idle()
                 await self.executor.drain_events()
                 before = self.syncs
-                await asyncio.sleep(quiet)
+                await self.clock.sleep(quiet)
                 if self.queue.is_idle() and self.syncs == before:
                     return
 
@@ -503,62 +497,40 @@ class Operator:
 
     def _on_parent_change(self, _old: RawObject | None, new: RawObject | None) -> None:
         key = key_of(new or _old or {})
-        if (new is not None and _status_only_change(_old, new)
-                and (self.queue.is_processing(key) or self.queue.failures(key))):
+        if (new is not None and status_only_change(_old, new)
+                and (self.queue.is_processing(key) or self.queue.failures(key)
+                     or key in self._held or key in self._retrying)):
             # a status write while the parent is being synced (our own, as a rule; another
             # writer's would make our status write fail with 409 and requeue) or while it
             # backs off after a failure: not new input. Letting it through would let a
             # failing parent's own status writes bypass its backoff.
             return
         if new is None:
-            self.queue.cancel_delayed(key)
-            self.queue.forget(key)
+            self.queue.drop(key)
+            self._held.pop(key, None)
+            self._retrying.discard(key)
             self._foreign.pop(key, None)
-            self.related_index.remove(key)
+            self.inputs.forget(key)
+            if _old is not None and self._may_have_departed(_old):
+                self._departed[key] = _old
+                self.queue.add(key)
             return
-        if self.related_caches:
-            self._index_related(key, new)
+        self.inputs.index(key, new)
+        if _old is not None and objects.generation_of(_old) != objects.generation_of(new):
+            self.queue.reset_requeues(key)  # new input: its first requeue is not delayed
         self.queue.add(key)
 
-    def _index_related(self, key: Key, parent: RawObject) -> None:
-        try:
-            self.related_index.set(key, resolve_selectors(self.config.related, parent))
-        except SelectorError as exc:  # reported on the parent by its next sync
-            log.warning("%s: %s", self.config.name, exc)
-            self.related_index.remove(key)
-
-    def _related_listener(self, type_: K8sType) -> Callable[..., None]:
-        def on_related_change(old: RawObject | None, new: RawObject | None) -> None:
-            affected = set()
-            for obj in (old, new):
-                if obj is not None:
-                    affected |= self.related_index.affected(type_, obj)
-            for key in sorted(affected):
-                self.queue.add(key)
-
-        return on_related_change
-
-    def _related_of(self, key: Key, parent: RawObject) -> Children:
-        """The related objects the parent's selectors match, read from the caches (raises
-        ``SelectorError`` when a select function fails: the sync reports it)."""
-        selectors = resolve_selectors(self.config.related, parent)
-        self.related_index.set(key, selectors)
-        found: dict[K8sType, list[RawObject]] = {}
-        for type_, items in selectors.items():
-            chosen: dict[tuple[str, str], RawObject] = {}
-            for cache in self.related_caches[type_]:
-                for selector in items:
-                    if selector.names is not None and (
-                        selector.namespace is not None or not type_.namespaced
-                    ):
-                        candidates = [cache.get(n, selector.namespace) for n in selector.names]
-                    else:
-                        candidates = list(cache)
-                    for obj in candidates:
-                        if obj is not None and selector.matches(obj):
-                            chosen[key_of(obj)] = obj
-            found[type_] = list(chosen.values())
-        return Children.build(found)
+    def _may_have_departed(self, old: RawObject) -> bool:
+        """Could this DELETED event be ``old`` leaving the label selection, with something
+        left to do for it (our finalizer to remove, children to delete)?"""
+        if self.config.filters.labels is None:
+            return False
+        if self.config.finalizer in objects.finalizers_of(old):
+            return True
+        uid = objects.uid_of(old)
+        if not uid or self.config.filters.unmatched_children != "delete":
+            return False
+        return self.view.has_children(uid)
 
     def _on_child_change(self, old: RawObject | None, new: RawObject | None) -> None:
         obj = new or old or {}
@@ -570,68 +542,40 @@ class Operator:
         owner_uid = (owner or {}).get("uid") or objects.labels_of(obj).get(LABEL_PARENT_UID)
         if not owner_uid:
             return
-        for cache in self.parent_caches:
-            parent = cache.get_by_uid(owner_uid)
-            if parent is not None:
-                self.queue.add(key_of(parent))
-                return
+        parent = self.view.parent_by_uid(owner_uid)
+        if parent is not None:
+            # limited: a parent whose children keep changing under it (a garbage
+            # collector deleting each child it creates) slows down instead of spinning
+            self.queue.add_limited(key_of(parent))
 
     def _observe_delete(self, type_: K8sType, obj: RawObject) -> None:
-        if type_ in self.child_caches:
-            self.child_caches[type_].observe_deleted(obj)
+        if self.view.observe_deleted(type_, obj):
             uid = objects.uid_of(obj)
             if uid:
                 self.memo = self.memo.forget(uid)
 
-    def _observe_write(self, type_: K8sType, obj: RawObject) -> None:
-        if type_ == self.config.parent:
-            for cache in self.parent_caches:
-                if cache.namespace in (None, objects.namespace_of(obj)):
-                    cache.observe(obj)
-        elif type_ in self.child_caches:
-            self.child_caches[type_].observe(obj)
-
-    def _parent(self, key: Key) -> RawObject | None:
-        namespace, name = key
-        for cache in self.parent_caches:
-            if cache.namespace in (None, namespace):
-                found = cache.get(name, namespace)
-                if found is not None:
-                    return found
-        return None
+    def _server_went_back(self) -> None:
+        """A cache found the server behind it (restored from a backup): every cache holds
+        that lost future, so every cache relists."""
+        for cache in self.caches:
+            cache.request_relist("reset")
 
     async def _resync_loop(self) -> None:
         assert self.settings.resync_period is not None
         while True:
-            await asyncio.sleep(self.settings.resync_period)
+            await self.clock.sleep(self.settings.resync_period)
             self.resync_all()
 
     # -- syncing --------------------------------------------------------------------------
 
     async def _worker(self) -> None:
         while True:
-            if self.elector is not None:
-                await self.elector.became_leader.wait()  # standby: take no work
+            await self.scale_out.wait_active()  # a standby takes no work
             key = await self.queue.get()
             if key is None:
                 return
             try:
-                parent = self._parent(key)
-                if parent is not None and not self._may_sync(parent):
-                    continue  # not ours (now): dropped without backoff; a change requeues
-                # each sync is a task of its own so that losing leadership or the parent's
-                # shard can cancel it without killing the worker
-                sync = asyncio.create_task(self.sync(key), name=f"sync {key[0]}/{key[1]}")
-                self._inflight[key] = (objects.uid_of(parent or {}) or "", sync)
-                await asyncio.wait({sync})
-                if sync.cancelled():
-                    if asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                        raise asyncio.CancelledError
-                    log.info("%s: sync of %s/%s cancelled (no longer ours)",
-                             self.config.name, *key)
-                    self.metrics.syncs.labels(self.config.name, "cancelled").inc()
-                elif sync.exception() is not None:
-                    raise sync.exception()  # type: ignore[misc]
+                outcome = await self._run_sync(key)
             except asyncio.CancelledError:
                 entry = self._inflight.get(key)
                 if entry is not None:
@@ -640,64 +584,154 @@ class Operator:
                 raise
             except Exception:
                 log.exception("%s: sync of %s/%s crashed", self.config.name, *key)
-                self.metrics.syncs.labels(self.config.name, "crashed").inc()
-                self.queue.add_rate_limited(key)
+                outcome = SyncOutcome.crashed()
             finally:
                 self._inflight.pop(key, None)
+            try:
+                self._settle(key, outcome)
+            finally:
                 self.queue.done(key)
 
-    async def sync(self, key: Key) -> None:
-        """One sync of the parent ``key`` (called by the workers, one at a time per key)."""
-        parent = self._parent(key)
+    async def _run_sync(self, key: Key) -> SyncOutcome:
+        """``sync(key)`` as a task of its own, so that losing leadership or the parent's
+        shard can cancel it without killing the worker."""
+        parent = self.view.parent(key)
+        if parent is not None and not self._may_sync(parent):
+            return SyncOutcome.skipped()  # not ours (now): no backoff; a change requeues
+        sync = asyncio.create_task(self.sync(key), name=f"sync {key[0]}/{key[1]}")
+        self._inflight[key] = (objects.uid_of(parent or {}) or "", sync)
+        await asyncio.wait({sync})
+        if sync.cancelled():
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise asyncio.CancelledError
+            log.info("%s: sync of %s/%s cancelled (no longer ours)", self.config.name, *key)
+            return SyncOutcome.cancelled()
+        return sync.result()  # raises what the sync raised
+
+    def _settle(self, key: Key, outcome: SyncOutcome) -> None:
+        """The one place that acts on a sync's outcome: the queue and the metrics."""
+        if outcome.label is not None:
+            self.metrics.series(self.metrics.syncs, self.config.name, outcome.label).inc()
+        if outcome.error_kind is not None:
+            self.metrics.sync_errors.labels(self.config.name, outcome.error_kind).inc()
+        queue = self.queue
+        match outcome.next:
+            case Next.SKIP:
+                return
+            case Next.FORGET:
+                queue.drop(key)
+            case Next.BACKOFF:
+                delay = queue.add_rate_limited(key)
+                log.info("%s: %s/%s failed (%s); retrying in %.1fs", self.config.name, *key,
+                         outcome.error_kind or outcome.label, delay)
+            case Next.REQUEUE:
+                if outcome.succeeded:
+                    queue.forget(key)
+                # handed out again once this sync is done, or after the requeue limit
+                # when the parent keeps coming back
+                delay = queue.requeue(key)
+                if delay >= 1.0:
+                    log.info("%s: %s/%s requeued %d times in a row; next sync in %.1fs",
+                             self.config.name, *key, queue.requeues(key), delay)
+            case Next.RETRY:
+                queue.forget(key)
+                queue.cancel_delayed(key)  # the time asked for, not an earlier backoff
+                log.info("%s: %s/%s asked to be retried in %gs", self.config.name, *key,
+                         outcome.after)
+            case Next.DONE:
+                queue.forget(key)
+        if outcome.after:
+            queue.add_after(key, outcome.after)
+
+    async def sync(self, key: Key) -> SyncOutcome:
+        """One sync of the parent ``key`` (called by the workers, one at a time per key);
+        the caller acts on the outcome (``_settle``)."""
+        parent = self.view.parent(key)
         if parent is None:
             self._created_for.discard(key)
-            return
+            departed = self._departed.pop(key, None)
+            if departed is not None:
+                return await self._sync_departed(key, departed)
+            return SyncOutcome.skipped()
+        self._departed.pop(key, None)
+        try:
+            selected = self.config.selects(parent)
+        except FilterError as exc:  # the user's predicate: reported, retried, never fatal
+            log.warning("%s: %s", self.config.name, exc)
+            return SyncOutcome.failed("handler")
+        if not selected:
+            return await self._sync_unmatched(key, parent)
         if objects.is_terminating(parent) and (
             self.config.finalizer not in objects.finalizers_of(parent)
         ):
-            return  # nothing of ours holds it: garbage collection removes the children
+            # nothing of ours holds it: garbage collection removes the children
+            return SyncOutcome.skipped()
         self.syncs += 1
-        started = self.clock()  # the injected clock: virtual time in the testkit
-        outcome = "ok"
-        try:
-            async with asyncio.timeout(self.settings.sync_timeout):
-                outcome = await self._sync(key, parent)
-        except TimeoutError:
-            outcome = "timeout"
-            log.warning("%s: sync of %s/%s took longer than %ss", self.config.name, *key,
-                        self.settings.sync_timeout)
-            self.queue.add_rate_limited(key)
-        finally:
-            self.metrics.series(self.metrics.sync_duration, self.config.name).observe(
-                self.clock() - started)
-            self.metrics.series(self.metrics.syncs, self.config.name, outcome).inc()
+        number = self.syncs
+        started = self.clock.monotonic()  # virtual time in the testkit
+        where = f"{key[0]}/{key[1]}" if key[0] else key[1]
+        sync_id = uuid.uuid4().hex[:16]
+        tagged = current_sync.set(number)  # the requests this sync makes carry its number
+        # every log record and span of this sync carries the parent and the sync id
+        with log_context(operator=self.config.name, parent=where, sync_id=sync_id), \
+                span("kubeplan.sync", operator=self.config.name, parent=where,
+                     sync_id=sync_id) as current:
+            outcome: SyncOutcome | None = None
+            try:
+                async with asyncio.timeout(self.settings.sync_timeout):
+                    outcome = await self._sync(key, parent, number)
+            except TimeoutError:
+                log.warning("%s: sync of %s/%s took longer than %ss", self.config.name, *key,
+                            self.settings.sync_timeout)
+                outcome = SyncOutcome.timeout()
+            finally:
+                current_sync.reset(tagged)
+                if self.recording is not None:
+                    self.recording.synced(number, key, "crashed" if outcome is None
+                                          else outcome.label or outcome.next.name.lower())
+                self.metrics.series(self.metrics.sync_duration, self.config.name).observe(
+                    self.clock.monotonic() - started)
+                current.set_attribute("kubeplan.outcome", "crashed" if outcome is None
+                                      else outcome.label or "skipped")
+            return outcome
 
-    async def _sync(self, key: Key, parent: RawObject) -> str:
+    async def _sync(self, key: Key, parent: RawObject, number: int) -> SyncOutcome:
         uid = objects.uid_of(parent)
         finalizing = objects.is_terminating(parent)
-        observed = {type_: cache.owned_by(uid) if uid else []
-                    for type_, cache in self.child_caches.items()}
+        observed = self.view.children_of(uid)
         for type_, obj in await self._foreign_of(key):
             observed[type_].append(obj)
         children = Children.build(observed)
-        related, related_error = Children.empty(), None
-        if self.related_caches:
-            try:
-                related = self._related_of(key, parent)
-            except SelectorError as exc:
-                related_error = exc
-        # one reading of the wall clock per sync: the handler and the planner see one instant
-        now = self.wall_clock()
+        related, sources, inputs_error = self.inputs.read(key, parent)
+        # one reading of the clock per sync: the handler, the planner and the executor's
+        # conditions see one instant
+        now = self.clock.now()
         request = SyncRequest(parent=parent, children=children, finalizing=finalizing,
-                              related=related, now=now)
-        result = (related_error if related_error is not None
-                  else await self._call_handler(request, finalizing))
-        plan = make_plan(
-            self.config, request, result, memo=self.memo, now=now,
-            has_finalize=self.handler.has_finalize,
-        )
+                              related=related, now=now, sources=sources)
+        self._retrying.discard(key)
+        held = self._held.get(key)
+        if held is not None:
+            if held == inputs_of(request):
+                return SyncOutcome.held()  # nothing it read changed: the error stands
+            del self._held[key]
+        if self.recording is not None:
+            self.recording.sync_started(number, key, request)
+        result = (inputs_error if inputs_error is not None
+                  else await self._handler.call(key, request, finalizing))
+        with span("kubeplan.plan") as planned:
+            plan = make_plan(
+                self.config, request, result, memo=self.memo, now=now,
+                has_finalize=self.handler.has_finalize,
+            )
+            planned.set_attribute("kubeplan.actions", len(plan.actions))
+            if plan.error is not None:
+                planned.set_attribute("kubeplan.error", plan.error)
+        if self.recording is not None:
+            self.recording.planned(number, key, plan)
         if plan.actions:
-            log.info("%s: %s/%s: %d actions", self.config.name, *key, len(plan.actions))
+            count = len(plan.actions)
+            log.info("%s: %s/%s: %d action%s", self.config.name, *key, count,
+                     "" if count == 1 else "s")
             log.debug("%s", plan)
         creates = any(isinstance(action, Create) for action in plan.actions)
         if creates and key in self._created_for:
@@ -707,43 +741,126 @@ class Operator:
             if objects.resource_version_of(live) != objects.resource_version_of(parent):
                 # the cache is behind (a terminating parent looks alive in it): sync again
                 # from what the server holds
-                for cache in self.parent_caches:
-                    cache.observe(live)
-                self.queue.add(key)
-                return "stale"
+                self.view.take_live_parent(live)
+                return SyncOutcome.stale()
         if creates:
             self._created_for.add(key)
-        executed = await self.executor.execute(plan, parent)
-        self.memo = executed.apply_to(self.memo)
-        if self.on_plan is not None:
-            try:
-                self.on_plan(plan, executed)
-            except Exception:  # an observer's bug must not fail the sync
-                log.exception("%s: on_plan hook failed", self.config.name)
+        executed = await self.executor.execute(plan, parent, now=now)
+        self._executed(plan, executed)
         if executed.aborted:
-            return "aborted"  # not ours any more: whoever owns the parent syncs it
+            return SyncOutcome.aborted()  # not ours any more: whoever owns it syncs it
         if executed.parent_gone:
             return self._drop_gone(key, parent)
         for type_, obj in executed.foreign:
             self._foreign.setdefault(key, {})[
                 (type_, objects.namespace_of(obj), objects.name_of(obj) or "")] = obj
         if executed.conflict:
-            self.queue.add(key)  # handed out again as soon as this sync is done
-            return "conflict"
+            self._created_for.add(key)  # behind: confirm the parent before creating
+            # a 409 on the parent (its status, its finalizers) says the cache is behind:
+            # take the server's parent now, so the next sync does not meet the same 409
+            # while the watch lags (a stalled watch made that a loop at one instant)
+            live = await self._live_parent(parent)
+            if live is None:
+                return self._drop_gone(key, parent)
+            if objects.resource_version_of(live) != objects.resource_version_of(parent):
+                self.view.take_live_parent(live)
+            return SyncOutcome.conflict()
+        if plan.permanent and executed.ok:
+            self._held[key] = inputs_of(request)
+            log.info("%s: %s/%s: permanent error, not retried until an input changes: %s",
+                     self.config.name, *key, plan.error)
+            return SyncOutcome.permanent()
+        if plan.retry_in is not None and executed.ok:
+            self._retrying.add(key)
+            return SyncOutcome.retry(plan.retry_in)
+        after = float(plan.resync_after) if plan.resync_after else None
+        if isinstance(result, SourceError) and executed.ok:
+            # no backoff: the source's poller syncs its readers when it answers again
+            return SyncOutcome.source_unavailable()
         if plan.error is not None or not executed.ok or plan.problems:
-            kind = ("handler" if plan.error is not None else
-                    "actions" if not executed.ok else "child_conflict")
-            self.metrics.sync_errors.labels(self.config.name, kind).inc()
-            delay = self.queue.add_rate_limited(key)
-            log.info("%s: %s/%s failed (%s); retrying in %.1fs", self.config.name, *key, kind,
-                     delay)
-            return {"handler": "error", "actions": "failed_actions"}.get(kind, "child_conflict")
-        self.queue.forget(key)
-        if executed.wrote_children:
-            self.queue.add(key)
-        if plan.resync_after:
-            self.queue.add_after(key, float(plan.resync_after))
-        return "ok"
+            return SyncOutcome.failed("handler" if plan.error is not None else
+                                      "actions" if not executed.ok else "child_conflict",
+                                      after=after)
+        return SyncOutcome.ok(wrote_children=executed.wrote_children, after=after)
+
+    async def _find_departed(self) -> None:
+        """Parents that left the label selection while no operator watched (relabelled
+        before a restart: the selected watch never lists them) and still hold our
+        finalizer or owned children: found with one unselected list per parent cache at
+        start, and released as a DELETED event of a selected watch releases them."""
+        for cache in self.parent_caches:
+            continue_: str | None = None
+            while True:
+                try:
+                    page = await self.client.list(self.config.parent, cache.namespace,
+                                                  limit=500, continue_=continue_)
+                except ApiError as exc:  # not fatal: the next start looks again
+                    log.warning("%s: cannot list parents outside the selection (%s)",
+                                self.config.name, exc)
+                    return
+                for parent in page.get("items") or ():
+                    if (not self.config.filters.matches_labels(parent)
+                            and self._may_have_departed(parent)):
+                        key = key_of(parent)
+                        self._departed[key] = parent
+                        self.queue.add(key)
+                continue_ = (page.get("metadata") or {}).get("continue") or None
+                if continue_ is None:
+                    break
+
+    async def _sync_departed(self, key: Key, departed: RawObject) -> SyncOutcome:
+        """A DELETED event of a label-selected parent: deleted, or relabelled out of the
+        selection? The server says (one GET); only the latter is released."""
+        meta = departed.get("metadata") or {}
+        try:
+            live = await self.client.get(self.config.parent, meta.get("name", ""),
+                                         meta.get("namespace"))
+        except NotFound:
+            return SyncOutcome.skipped()  # deleted: garbage collection takes the children
+        except ApiError as exc:
+            log.info("%s: cannot tell whether %s/%s was deleted (%s); asking again later",
+                     self.config.name, *key, exc)
+            self._departed[key] = departed
+            return SyncOutcome(Next.BACKOFF, "unmatched")
+        if objects.uid_of(live) != objects.uid_of(departed) or (
+                self.config.filters.matches_labels(live)):
+            return SyncOutcome.skipped()  # another object, or back in the selection
+        outcome = await self._sync_unmatched(key, live)
+        if outcome.next in (Next.REQUEUE, Next.BACKOFF):
+            self._departed[key] = live  # the next sync finds no parent in the cache either
+        return outcome
+
+    def _executed(self, plan: Plan, executed: ExecutionResult) -> None:
+        """What every executed plan leaves: the memo updated, the ``on_plan`` hook told."""
+        self.memo = executed.apply_to(self.memo)
+        if self.on_plan is not None:
+            try:
+                self.on_plan(plan, executed)
+            except Exception:  # an observer's bug must not fail the sync
+                log.exception("%s: on_plan hook failed", self.config.name)
+
+    async def _sync_unmatched(self, key: Key, parent: RawObject) -> SyncOutcome:
+        """A parent the filters do not select: the handler is not called, and its plan
+        holds at most the deletes of its children and the removal of our finalizer."""
+        uid = objects.uid_of(parent)
+        observed = self.view.children_of(uid)
+        request = SyncRequest(parent=parent, children=Children.build(observed),
+                              now=self.clock.now())
+        plan = plan_unmatched(self.config, request)
+        if not plan.actions:
+            return SyncOutcome(Next.DONE, "unmatched", succeeded=True)
+        log.info("%s: %s/%s is not selected by the filters: %d action(s)",
+                 self.config.name, *key, len(plan.actions))
+        executed = await self.executor.execute(plan, parent, now=request.now,
+                                               report_on_status=False)
+        self._executed(plan, executed)
+        if executed.aborted:
+            return SyncOutcome.aborted()
+        if executed.conflict:
+            return SyncOutcome.conflict()
+        if not executed.ok:
+            return SyncOutcome.failed("actions")
+        return SyncOutcome(Next.DONE, "unmatched", succeeded=True)
 
     async def _live_parent(self, parent: RawObject) -> RawObject | None:
         """The parent as the server holds it (one GET), None if it is gone or another
@@ -758,16 +875,15 @@ class Operator:
             return parent
         return live if objects.uid_of(live) == objects.uid_of(parent) else None
 
-    def _drop_gone(self, key: Key, parent: RawObject) -> str:
-        """The server says the parent is gone though the cache holds it: forget it until
-        the watch or a relist says otherwise, or each child the garbage collector removes
-        would trigger another sync that creates it again."""
-        for cache in self.parent_caches:
-            cache.observe_deleted(parent)
-        self.queue.forget(key)
+    def _drop_gone(self, key: Key, parent: RawObject) -> SyncOutcome:
+        """The server says the parent is gone though the cache holds it: drop it from the
+        cache until the watch or a relist says otherwise, or each child the garbage
+        collector removes would trigger another sync that creates it again (the outcome
+        forgets its backoff)."""
+        self.view.drop_parent(parent)
         self._created_for.discard(key)
         log.info("%s: %s/%s is gone (the cache was stale); dropped", self.config.name, *key)
-        return "gone"
+        return SyncOutcome.gone()
 
     async def _foreign_of(self, key: Key) -> list[tuple[K8sType, RawObject]]:
         """Objects that held one of this parent's child names without being ours, read
@@ -782,7 +898,7 @@ class Operator:
                 obj = await self.client.get(type_, name, namespace)
             except NotFound:
                 obj = None
-            if obj is None or objects.is_owned_by(obj, objects.uid_of(self._parent(key) or {})):
+            if obj is None or objects.is_owned_by(obj, objects.uid_of(self.view.parent(key) or {})):
                 del known[(type_, namespace, name)]
                 continue
             found.append((type_, obj))
@@ -790,83 +906,4 @@ class Operator:
             del self._foreign[key]
         return found
 
-    async def _call_handler(self, request: SyncRequest, finalizing: bool) -> Any:
-        """The handler's response, or the exception it raised (the planner reports it)."""
-        info = self.handler
-        fn, is_async = (
-            (info.finalize, info.finalize_is_async) if finalizing and info.finalize
-            else (info.sync, info.sync_is_async)
-        )
-        try:
-            result = fn(request)
-            if (is_async or asyncio.iscoroutine(result)) and isinstance(result, Awaitable):
-                return await result
-            return result
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the user's bug: reported on the parent, never fatal
-            log.warning("%s: handler raised on %s: %r", self.config.name,
-                        request.describe(), exc)
-            return exc
 
-
-async def serve(
-    operators: list[Operator], *, install_signal_handlers: bool = True,
-    collect_between_bursts: bool = False,
-) -> None:
-    """Run operators until SIGTERM/SIGINT (or until each has been stopped).
-
-    ``collect_between_bursts``: the process is the operators' own, so the garbage collector
-    may be steered for them (``gctuning.FreezeWhileBusy``, syncs as the measure of work):
-    leave it False when embedding operators in a program of your own."""
-    loop = asyncio.get_running_loop()
-    collector = (loop.create_task(burst_collector(operators).run())
-                 if collect_between_bursts else None)
-    installed: list[signal.Signals] = []
-    stopping: list[asyncio.Task[None]] = []
-
-    def _stop() -> None:
-        log.info("stopping %d operator(s)", len(operators))
-        stopping.extend(loop.create_task(op.stop()) for op in operators)
-
-    if install_signal_handlers:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, _stop)
-                installed.append(sig)
-    try:
-        await asyncio.gather(*(op.run() for op in operators))
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        if collector is not None:
-            collector.cancel()
-
-
-def burst_collector(operators: list[Operator]) -> FreezeWhileBusy:
-    """The ``FreezeWhileBusy`` of a process that runs these operators: their syncs are the
-    measure of work, a freeze every 500 (about 1,500 newly cached children in a burst)."""
-    return FreezeWhileBusy(lambda: sum(op.syncs for op in operators), every=500)
-
-
-def run_operator(
-    config: OperatorConfig,
-    handler: Any,
-    *,
-    kubeconfig: str | None = None,
-    context: str | None = None,
-    settings: RuntimeSettings | None = None,
-) -> None:
-    """Run one operator until SIGTERM or Ctrl-C (blocking). Configuration comes from the
-    kubeconfig (and context) when given, else in-cluster, else the default kubeconfig."""
-    from kubeplan.adapters.client import KubeClient
-    from kubeplan.adapters.gctuning import tune_gc
-
-    tune_gc()  # run_operator owns the process
-
-    async def main() -> None:
-        client = await KubeClient.from_config(kubeconfig, context)
-        operator = Operator(config, handler, client, settings=settings, owns_client=True)
-        await serve([operator], collect_between_bursts=True)
-
-    asyncio.run(main())

@@ -44,6 +44,7 @@ from kubeplan.adapters.leases import (
     reap,
 )
 from kubeplan.adapters.protocol import ApiClient, RawObject
+from kubeplan.core.errors import InvalidArgument
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseObservation, LeaseRecord, lease_body, observe
 from kubeplan.core.sharding import (
@@ -85,7 +86,7 @@ class ShardSettings:
                            renew_deadline=self.renew_deadline, retry=self.renew_period,
                            retry_name="renew_period", holder="a member")
         if self.gc_after is not None and self.gc_after < self.lease_duration:
-            raise ValueError("gc_after must be at least lease_duration (or None)")
+            raise InvalidArgument("gc_after must be at least lease_duration (or None)")
 
     @property
     def lease_name(self) -> str:

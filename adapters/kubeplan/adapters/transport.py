@@ -2,7 +2,7 @@
 
 ``adapters.http1`` (our keep-alive HTTP/1.1 client, used wherever it fits) and
 ``adapters.aiohttp_transport`` (aiohttp, for proxies and kubernetes_asyncio's auth
-plugins; imported only when used: aiohttp alone takes 0.1 s to import). Both raise the
+plugins; imported only when used: aiohttp is slow to import). Both raise the
 errors below, never their own, so the client maps failures to ``ApiError`` once.
 """
 
@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from kubeplan.core.errors import KubeplanError
+
 __all__ = ["Answer", "ConnectError", "HttpTransport", "ProtocolError", "TransportError"]
 
 
-class TransportError(ConnectionError):
+class TransportError(KubeplanError, ConnectionError):
     """The exchange failed; ``sent`` is False only if the request certainly never left."""
 
     def __init__(self, message: str, *, sent: bool = True) -> None:
