@@ -15,10 +15,12 @@ from typing import Any, Literal
 
 import attrs
 
+from kubeplan.core.errors import KubeplanError
+
 ServerKind = Literal["fake", "real"]
 
 
-class EndpointError(RuntimeError):
+class EndpointError(KubeplanError, RuntimeError):
     """A set-up request a test made through :meth:`KubeEndpoint.request` failed."""
 
     def __init__(self, message: str, status: int, body: dict[str, Any]) -> None:

@@ -16,6 +16,10 @@ so "a second pass does nothing" is one more line::
 
     expect_plan(plan_for((config, sync), observe(request, plan))).does_nothing()
 
+When the status depends on the observed children (a phase that turns ``Ready`` once they
+exist), settling takes more than one pass: ``converge(operator, request)`` plans and
+observes until a pass does nothing, and fails if that never happens.
+
 Fixtures are forgiving on purpose: a parent without a ``uid`` gets a stable one derived from
 its name, and an observed child with no ``ownerReferences`` key at all is taken to be this
 parent's (write ``ownerReferences: []`` for an object the operator does not own).
@@ -33,10 +37,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import yaml
 
 from kubeplan.core.config import OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
+from kubeplan.core.errors import (
+    InvalidArgument,
+    KubeplanError,
+    NoSuchEntry,
+    UsageError,
+    WrongArgumentType,
+)
 from kubeplan.core.handler import HandlerInfo
 from kubeplan.core.memo import ApplyMemo
 from kubeplan.core.objects import ObjectKey, key_of, name_of, namespace_of, uid_of
@@ -50,10 +62,13 @@ from kubeplan.core.plan import (
     RemoveFinalizer,
     Replace,
     UpdateStatus,
+    ref_matches,
 )
 from kubeplan.core.planner import plan as make_plan
 from kubeplan.core.request import SyncRequest
+from kubeplan.core.sources import SourceItems
 from kubeplan.core.types import K8sType
+from kubeplan.core.unmatched import plan_unmatched
 from kubeplan.testkit.vtime import EPOCH, run_virtual
 
 RawObject = dict[str, Any]
@@ -102,7 +117,7 @@ def request_from_dicts(
     by the built-in catalogue.
     """
     if not isinstance(parent, Mapping) or not isinstance(parent.get("metadata"), Mapping):
-        raise ValueError("the parent must be an object with apiVersion, kind and metadata")
+        raise InvalidArgument("the parent must be an object with apiVersion, kind and metadata")
     parent_obj = dict(parent)
     if not uid_of(parent_obj):
         parent_obj = _with_meta(parent_obj, uid=_object_uid(parent_obj))
@@ -145,7 +160,7 @@ def _flatten(documents: Iterable[Any]) -> list[RawObject]:
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            raise ValueError(f"expected a Kubernetes object (a mapping), got {doc!r}")
+            raise InvalidArgument(f"expected a Kubernetes object (a mapping), got {doc!r}")
         if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
             objects.extend(_flatten(doc["items"]))
         else:
@@ -169,15 +184,16 @@ def request_from_yaml(
     try:
         documents = list(yaml.safe_load_all(_read_text(text_or_path)))
     except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML: {exc}") from exc
+        raise InvalidArgument(f"not valid YAML: {exc}") from exc
     documents = [d for d in documents if d is not None]
     if not documents:
-        raise ValueError("no YAML documents: expected a parent, then its children")
+        raise InvalidArgument("no YAML documents: expected a parent, then its children")
     first = documents[0]
     if len(documents) == 1 and isinstance(first, dict) and "parent" in first:
         unknown = set(first) - {"parent", "children"}
         if unknown:
-            raise ValueError(f"unknown keys {sorted(unknown)}; expected 'parent' and 'children'")
+            raise InvalidArgument(
+                f"unknown keys {sorted(unknown)}; expected 'parent' and 'children'")
         parent, children = first["parent"], _flatten(first.get("children") or [])
     else:
         objects = _flatten(documents)
@@ -195,7 +211,8 @@ def _operator(operator: Operator) -> tuple[OperatorConfig, HandlerInfo]:
         config, handler = operator
         if isinstance(config, OperatorConfig):
             return config, HandlerInfo.of(handler)
-    raise TypeError(f"expected an OperatorDefinition or a (config, handler) pair, got {operator!r}")
+    raise WrongArgumentType(
+        f"expected an OperatorDefinition or a (config, handler) pair, got {operator!r}")
 
 
 def _call(info: HandlerInfo, request: SyncRequest) -> tuple[Any, bool]:
@@ -231,7 +248,8 @@ def plan_for(
     now: datetime | None = None,
 ) -> Plan:
     """Run the handler on ``request`` (``finalize`` when the parent is being finalized and
-    the handler has one) and plan its answer, as the runtime would.
+    the handler has one) and plan its answer, as the runtime would. A parent the config's
+    filters do not select gets ``plan_unmatched``'s plan, and the handler is not called.
 
     An exception from the handler is planned like the runtime plans it (no child action,
     a failed condition). An ``async def`` handler runs on a ``VirtualTimeLoop``; inside a
@@ -239,9 +257,11 @@ def plan_for(
     to an empty memo, so plans are the same on every run.
     """
     config, info = _operator(operator)
+    if not config.selects(request.parent):
+        return plan_unmatched(config, request)  # the handler is not called for it
     function, is_async = _call(info, request)
     if is_async and _loop_running():
-        raise RuntimeError(
+        raise UsageError(
             "plan_for was called inside a running event loop with an async handler; "
             "use 'await aplan_for(...)' instead"
         )
@@ -275,6 +295,8 @@ async def aplan_for(
 ) -> Plan:
     """``plan_for`` for async tests: awaits an async handler on the running loop."""
     config, info = _operator(operator)
+    if not config.selects(request.parent):
+        return plan_unmatched(config, request)
     function, _ = _call(info, request)
     try:
         result: Any = function(request)
@@ -311,30 +333,73 @@ def observe(request: SyncRequest, plan: Plan) -> SyncRequest:
             parent["status"] = action.status
         elif isinstance(action, AddFinalizer | RemoveFinalizer):
             parent = _with_meta(parent, finalizers=list(action.finalizers))
-    return SyncRequest(parent, list(children.values()), request.finalizing, request.related)
+    return SyncRequest(parent, list(children.values()), request.finalizing, request.related,
+                       sources={name: SourceItems(name, items)
+                                for name, items in request.sources.items()})
+
+
+@attrs.frozen
+class Convergence:
+    """What ``converge`` found: the non-empty ``plans`` in the order they ran and the
+    ``request`` the operator sees once the last of them ran (planning it does nothing)."""
+
+    request: SyncRequest
+    plans: tuple[Plan, ...]
+
+    @property
+    def passes(self) -> int:
+        """How many passes wrote something before one did nothing."""
+        return len(self.plans)
+
+    @property
+    def final_plan(self) -> Plan:
+        """The last plan that wrote something (raises when the first pass was empty)."""
+        if not self.plans:
+            raise NoSuchEntry("the request was converged already: no plan wrote anything")
+        return self.plans[-1]
+
+
+class NeverSettles(KubeplanError, AssertionError):
+    """``converge`` gave up: the operator still writes after ``max_passes`` passes."""
+
+
+def converge(
+    operator: Operator,
+    request: SyncRequest,
+    *,
+    max_passes: int = 5,
+    memo: ApplyMemo | None = None,
+    now: datetime | None = None,
+) -> Convergence:
+    """Plan and ``observe`` until a pass does nothing, at most ``max_passes`` times.
+
+    One pass is the norm; a status that depends on the observed children (a phase that
+    turns ``Ready`` once the Deployment exists) takes two: the first creates the
+    children, the second sees them and writes the new status. ``NeverSettles`` (an
+    ``AssertionError``), with every plan, when the operator still writes after
+    ``max_passes`` (it would never settle).
+    """
+    if max_passes < 1:
+        raise InvalidArgument(f"max_passes must be at least 1, got {max_passes}")
+    plans: list[Plan] = []
+    for _ in range(max_passes):
+        plan = plan_for(operator, request, memo=memo, now=now)
+        if not plan.actions:
+            return Convergence(request, tuple(plans))
+        plans.append(plan)
+        request = observe(request, plan)
+    shown = "\n\n".join(f"pass {i}:\n{_indent(str(p))}" for i, p in enumerate(plans, 1))
+    raise NeverSettles(
+        f"the operator still writes after {max_passes} passes (each pass plans the state "
+        f"the previous one left): it would never settle\n\n{shown}"
+    )
 
 
 # -- assertions -----------------------------------------------------------------------------------
 
 
-def _parse_ref(text: str) -> tuple[str, str | None, str]:
-    """``"apps/v1/Deployment ns/web"`` -> (type key or kind, namespace, name)."""
-    parts = text.split()
-    if len(parts) != 2:
-        raise ValueError(
-            f"object reference {text!r} must be 'TYPE NAME' or 'TYPE NAMESPACE/NAME', e.g. "
-            "'apps/v1/Deployment web' or 'Deployment default/web'"
-        )
-    type_text, where = parts
-    namespace, _, name = where.rpartition("/")
-    return type_text, namespace or None, name
-
-
 def _matches(action: Action, text: str) -> bool:
-    type_text, namespace, name = _parse_ref(text)
-    ref = action.ref
-    type_ok = type_text in (str(ref.type), ref.type.kind)
-    return type_ok and ref.name == name and (namespace is None or ref.namespace == namespace)
+    return ref_matches(action.ref, text)
 
 
 def _field_matches(change: str, field: str) -> bool:
@@ -462,6 +527,23 @@ class PlanExpectation:
             raise self._fail("expected the plan not to write the parent's status")
         return self
 
+    def waits(self, *refs: str, match: str | None = None) -> PlanExpectation:
+        """The plan holds back exactly these children (a rolling update), each with a
+        reason containing ``match`` when given."""
+        found = list(self.plan.waiting)
+        names = [str(w.ref) for w in found]
+        missing = [r for r in refs if not any(ref_matches(w.ref, r) for w in found)]
+        extra = [str(w.ref) for w in found if not any(ref_matches(w.ref, r) for r in refs)]
+        if missing or extra:
+            raise self._fail(
+                f"expected the plan to hold back {list(refs)}, it holds back {names}"
+            )
+        if match is not None:
+            wrong = [w.line() for w in found if match not in w.reason]
+            if wrong:
+                raise self._fail(f"waiting reasons without {match!r}: {wrong}")
+        return self
+
     def has_condition(self, type_: str, status: str, reason: str | None = None) -> PlanExpectation:
         """The status the plan writes has this condition (e.g. ``Synced``, ``"False"``)."""
         update = self.plan.status_update
@@ -519,8 +601,10 @@ def _indent(text: str) -> str:
 
 
 __all__ = [
+    "Convergence",
     "PlanExpectation",
     "aplan_for",
+    "converge",
     "expect_plan",
     "observe",
     "plan_for",

@@ -16,8 +16,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from kubeplan.core.errors import HandlerError, PermanentError
 from kubeplan.core.handler import HandlerInfo
-from kubeplan.core.objects import name_of, namespace_of, uid_of
+from kubeplan.core.objects import name_of, namespace_of, resource_version_of, uid_of
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import FinalizeResponse, SyncResponse
 from kubeplan.testkit.trace import HandlerCalls, describe_key
@@ -52,6 +53,8 @@ class InstrumentedHandler:
         self.alarm = asyncio.Event()
         self.alarm_message = ""
         self._instant: dict[str, tuple[float, int]] = {}
+        # parent uid -> the inputs of its last call, when that call raised PermanentError
+        self._held: dict[str, Any] = {}
         self.sync = self._wrap(self.info.sync, self.info.sync_is_async, finalize=False)
         if self.info.finalize is not None:
             self.finalize = self._wrap(
@@ -70,9 +73,10 @@ class InstrumentedHandler:
                 result = fn(request)
                 if is_async or inspect.isawaitable(result):
                     result = await result
-            except Exception:
-                self._raised(request)
+            except Exception as exc:
+                self._raised(request, exc)
                 raise
+            self._held.pop(uid_of(request.parent) or "", None)
             self._after(request, result)
             return result
 
@@ -83,6 +87,11 @@ class InstrumentedHandler:
 
     def _before(self, request: SyncRequest, finalize: bool) -> None:
         stats = self._stats(request)
+        held = self._held.get(uid_of(request.parent) or "")
+        if held is not None and held == _inputs(request):
+            stats.repeated_permanent += 1
+            if stats.first_repeat is None:
+                stats.first_repeat = self.clock()
         if finalize:
             stats.finalizes += 1
         else:
@@ -103,13 +112,27 @@ class InstrumentedHandler:
                 "of the observed children)"
         )
 
+    def forget_held(self) -> None:
+        """The operator restarted: its memory of permanent errors is gone, so a call on
+        unchanged inputs is no longer a repeat."""
+        self._held.clear()
+
     def raise_alarm(self, message: str) -> None:
         if not self.alarm.is_set():
             self.alarm_message = message
             self.alarm.set()
 
-    def _raised(self, request: SyncRequest) -> None:
-        self._stats(request).raised += 1
+    def _raised(self, request: SyncRequest, error: Exception) -> None:
+        stats = self._stats(request)
+        stats.raised += 1
+        uid = uid_of(request.parent) or ""
+        inner = error.error if isinstance(error, HandlerError) else error
+        if isinstance(inner, PermanentError):
+            stats.permanent += 1
+            stats.where = describe_key(namespace_of(request.parent), name_of(request.parent))
+            self._held[uid] = _inputs(request)
+        else:
+            self._held.pop(uid, None)
 
     def _after(self, request: SyncRequest, result: Any) -> None:
         stats = self._stats(request)
@@ -119,3 +142,19 @@ class InstrumentedHandler:
                 stats.max_children = max(stats.max_children, len(children))
         if isinstance(result, FinalizeResponse) and result.finalized:
             stats.finalized += 1
+
+
+def _inputs(request: SyncRequest) -> tuple[Any, ...]:
+    """What a permanent error may not be retried on unchanged (the testkit's own reading
+    of the rule, not the runtime's code): the parent's metadata but its resourceVersion
+    and managedFields, every top-level field but status, and each child's and related
+    object's resourceVersion."""
+    parent = request.parent
+    meta = {k: v for k, v in (parent.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "managedFields")}
+    rest = {k: v for k, v in parent.items() if k not in ("metadata", "status")}
+    read = sorted(
+        (str(type_), namespace_of(obj) or "", name_of(obj) or "",
+         resource_version_of(obj) or "")
+        for source in (request.children, request.related) for type_, obj in source.all())
+    return (meta, rest, tuple(read))

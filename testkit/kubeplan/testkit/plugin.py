@@ -3,12 +3,18 @@
 Fixtures:
 
 - ``fake_apiserver``: a started in-process ``FakeApiServer`` (stopped after the test);
+  ``@pytest.mark.kubeplan_controllers("kubelet", "workloads")`` adds emulated controllers
+  to its default ones (so pods turn Ready and Deployments roll out);
 - ``fake_apiserver_http``: its HTTP face on 127.0.0.1, with ``.url`` and ``.kubeconfig``
   (a kubeconfig file pointing at it, for kubectl or any Kubernetes client);
 - ``operator_harness``: ``harness = await operator_harness(definition)`` starts the
   operator against ``fake_apiserver`` (its CRD installed first) and gives
   ``apply_parent``, ``delete_parent``, ``settle()``, ``children()``, ``parent()``,
-  ``resync_writes()`` and ``stop()``; every harness is stopped after the test;
+  ``resync_writes()`` and ``stop()``; every harness is stopped after the test
+  (``identity=`` runs it as a ServiceAccount, authorised by RBAC);
+- ``operator_service_account``: ``access = await operator_service_account(definition)``
+  applies to ``fake_apiserver`` the ServiceAccount and RBAC ``kubeplan manifests``
+  generates and gives its identity and token (``kubeplan.testkit.permissions``);
 - ``kubeplan_scenario``: ``trace = kubeplan_scenario(definition, scenario_or_yaml)`` runs
   a scenario in virtual time and asserts every invariant (in a synchronous test);
 - ``kube_apiserver``: a ``KubeEndpoint`` (url, kubeconfig, admin ``request()``, a fresh
@@ -34,11 +40,14 @@ import yaml
 
 from kubeplan.adapters.errors import AlreadyExists
 from kubeplan.adapters.settings import RuntimeSettings
-from kubeplan.core.crd import crd_of
+from kubeplan.core.crd import parent_crd
 from kubeplan.core.objects import uid_of
+from kubeplan.testkit.apiserver.authn import UserInfo
+from kubeplan.testkit.apiserver.controllers import parse_controllers
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer, write_kubeconfig
 from kubeplan.testkit.apiserver.server import FakeApiServer
 from kubeplan.testkit.endpoint import KubeEndpoint
+from kubeplan.testkit.permissions import ServiceAccountAccess, generated_service_account
 from kubeplan.testkit.realkube.assets import KubeAssets
 from kubeplan.testkit.scenario import Scenario
 from kubeplan.testkit.simulation import Simulation, as_definition, install_crd
@@ -67,9 +76,14 @@ RawObject = dict[str, Any]
 
 
 @_async_fixture
-async def fake_apiserver() -> AsyncIterator[FakeApiServer]:
-    """A started in-process fake API server on the test's event loop."""
-    async with FakeApiServer() as server:
+async def fake_apiserver(request: pytest.FixtureRequest) -> AsyncIterator[FakeApiServer]:
+    """A started in-process fake API server on the test's event loop; the
+    ``kubeplan_controllers`` marker names emulated controllers to add to its defaults."""
+    marker = request.node.get_closest_marker("kubeplan_controllers")
+    controllers: bool | frozenset[str] = True
+    if marker is not None:
+        controllers = parse_controllers(",".join(str(name) for name in marker.args))
+    async with FakeApiServer(controllers=controllers) as server:
         yield server
 
 
@@ -198,14 +212,20 @@ class OperatorHarness:
 async def operator_harness(
     fake_apiserver: FakeApiServer,
 ) -> AsyncIterator[Callable[..., Awaitable[OperatorHarness]]]:
-    """``harness = await operator_harness(definition, settings=None)``: a started operator."""
+    """``harness = await operator_harness(definition, settings=None, identity=None)``: a
+    started operator (acting as ``identity``, say a ``generated_service_account(...).user``,
+    instead of the admin when given)."""
     started: list[OperatorHarness] = []
 
-    async def start(operator: Any, *, settings: RuntimeSettings | None = None) -> OperatorHarness:
+    async def start(operator: Any, *, settings: RuntimeSettings | None = None,
+                    identity: UserInfo | None = None) -> OperatorHarness:
         definition = as_definition(operator)
-        with contextlib.suppress(AlreadyExists):  # a second operator of the same parent type
-            await install_crd(fake_apiserver, crd_of(definition))
-        simulation = Simulation(fake_apiserver, definition, settings=settings)
+        crd = parent_crd(definition)  # None: a built-in parent type
+        if crd is not None:
+            with contextlib.suppress(AlreadyExists):  # a second operator of the same type
+                await install_crd(fake_apiserver, crd)
+        simulation = Simulation(fake_apiserver, definition, settings=settings,
+                                identity=identity)
         await simulation.start()
         harness = OperatorHarness(simulation)
         started.append(harness)
@@ -214,6 +234,20 @@ async def operator_harness(
     yield start
     for harness in started:
         await harness.stop()
+
+
+@_async_fixture
+async def operator_service_account(
+    fake_apiserver: FakeApiServer,
+) -> Callable[..., Awaitable[ServiceAccountAccess]]:
+    """``access = await operator_service_account(definition, namespace="default",
+    replicas=1, edit=None)``: ``generated_service_account`` on ``fake_apiserver``; run the
+    operator as it with ``operator_harness(definition, identity=access.user)``."""
+    async def make(operator: Any, **options: Any) -> ServiceAccountAccess:
+        return await generated_service_account(fake_apiserver, as_definition(operator),
+                                               **options)
+
+    return make
 
 
 def _load(scenario: Scenario | str | Path) -> Scenario:
@@ -261,9 +295,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "(default), a real kube-apiserver built from Go modules, or both")
 
 
+#: pytest-asyncio warns in every run whose configuration leaves this unset
+_LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-asyncio's own pytest_configure reads it
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "real_server: runs on a real kube-apiserver (fixture real_kube_apiserver)")
+    config.addinivalue_line(
+        "markers", "kubeplan_controllers(*names): emulated controllers the fake_apiserver "
+                   "fixture adds to its defaults (kubelet, workloads, serviceaccount, rootca)")
+    _default_fixture_loop_scope(config)
+
+
+def _default_fixture_loop_scope(config: pytest.Config) -> None:
+    """Give ``asyncio_default_fixture_loop_scope`` the value pytest-asyncio will default
+    to (``function``) when the user's configuration does not set it, so that installing
+    kubeplan adds no deprecation warning to every run. A value the user sets wins.
+
+    pytest has no public way for a plugin to give another plugin's ini option a default:
+    the value goes into the cache ``Config.getini`` reads first (left alone if that
+    private cache is missing in some pytest version).
+    """
+    try:
+        if config.getini(_LOOP_SCOPE_INI):
+            return
+    except ValueError:  # pytest-asyncio is not installed: nothing registers the option
+        return
+    cache = getattr(config, "_inicache", None)
+    if isinstance(cache, dict):
+        cache[_LOOP_SCOPE_INI] = "function"
 
 
 def selected_servers(config: pytest.Config) -> list[str]:

@@ -4,8 +4,9 @@
 
 1. a fresh ``VirtualTimeLoop`` (sleeps are instant, the clock is deterministic) and a
    ``FakeApiServer`` on that clock, seeded with the scenario's seed (uids, generated names);
-2. the operator's CRD is registered (``kubeplan.core.crd.crd_of``), then the real
-   ``Operator`` starts with the in-process client and waits for its caches;
+2. the operator's CRD is registered (``kubeplan.core.crd.parent_crd``; a built-in parent
+   type has none), then the real ``Operator`` starts with the in-process client and waits
+   for its caches;
 3. each step is applied in order; the operator reacts concurrently, as it would in a
    cluster (a ``Settle`` or ``Advance`` step gives it time);
 4. at the end every fault is removed and the system settles completely (pending retries
@@ -16,7 +17,9 @@
 
 Same scenario, same seed, same trace: everything random in a run (uids, backoff jitter)
 is seeded, and time is virtual. A hot loop does not hang the run: it is detected by
-counting handler calls and recorded as ``trace.hot_loop``.
+counting handler calls, and by a ``ProgressGuard`` giving each step a budget of requests,
+virtual time and event-loop turns at one instant (a storm of requests that never calls
+the handler, a wait that never ends), and recorded as ``trace.hot_loop``.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubeplan.adapters.settings import RuntimeSettings
-from kubeplan.core.crd import crd_of
+from kubeplan.core.crd import parent_crd
 from kubeplan.core.types import K8sType
 from kubeplan.testkit.apiserver.server import FakeApiServer
-from kubeplan.testkit.scenario import Scenario
+from kubeplan.testkit.progress import DEFAULT_BUDGET, ProgressBudget, ProgressGuard
+from kubeplan.testkit.scenario import Advance, Scenario
 from kubeplan.testkit.simulation import (
     SCENARIO_SETTINGS,
     HotLoop,
@@ -56,6 +60,7 @@ async def arun_scenario(
     quiet_check: bool = True,
     same_instant_limit: int = 40,
     step_limit: int = 100,
+    budget: ProgressBudget = DEFAULT_BUDGET,
 ) -> Trace:
     """``run_scenario`` on the running event loop (use a ``VirtualTimeLoop`` for speed:
     on an ordinary loop every ``Advance`` really sleeps)."""
@@ -65,7 +70,9 @@ async def arun_scenario(
         clock=LoopClock(), seed=scenario.seed, request_log_size=_REQUEST_LOG_SIZE
     )
     async with server:
-        await install_crd(server, crd_of(definition))
+        own = parent_crd(definition)  # None: a built-in parent type
+        if own is not None:
+            await install_crd(server, own)
         for crd in extra_crds:
             await install_crd(server, crd)
         sim = Simulation(
@@ -77,17 +84,25 @@ async def arun_scenario(
             same_instant_limit=same_instant_limit,
             step_limit=step_limit,
         )
+        progress = ProgressGuard(server, budget, on_trip=lambda e: sim.handler.raise_alarm(str(e)))
         try:
+            progress.start()
             await sim.start()
             for index, step in enumerate(scenario.steps):
+                allow = step.seconds if isinstance(step, Advance) else 0.0
+                progress.begin(f"step {index + 1} ({step.describe()})", allow_seconds=allow)
                 await sim.apply(index, step)
-            sim.begin(len(scenario.steps), "settle at the end (faults removed)")
+            final = "settle at the end (faults removed)"
+            progress.begin(final)
+            sim.begin(len(scenario.steps), final)
             await sim.settle_fully()
             if quiet_check:
+                progress.begin("the quiet check (one more full resync)")
                 sim.trace.quiet_writes = await sim.resync_writes()
         except HotLoop as exc:
             sim.trace.hot_loop = str(exc)
         finally:
+            progress.close()
             trace = sim.finish_trace()
             await sim.stop()
     trace.duration = time.perf_counter() - started
@@ -104,6 +119,7 @@ def run_scenario(
     quiet_check: bool = True,
     same_instant_limit: int = 40,
     step_limit: int = 100,
+    budget: ProgressBudget = DEFAULT_BUDGET,
 ) -> Trace:
     """Run ``scenario`` against ``operator`` (an ``OperatorDefinition`` or a ``(config,
     handler)`` pair) on a fresh virtual-time loop; see the module docstring.
@@ -112,8 +128,10 @@ def run_scenario(
     types the scenario's steps use beyond the operator's own and the built-ins, and
     ``extra_crds`` are installed first for custom child types. The run is declared a hot
     loop when one parent is synced more than ``same_instant_limit`` times at one virtual
-    instant, or needs more than ``step_limit`` plans that write during one step. Must not
-    be called from a running event loop (use ``arun_scenario`` there).
+    instant, or needs more than ``step_limit`` plans that write during one step, or when a
+    step uses up ``budget`` (requests, virtual time, event-loop turns at one instant; see
+    ``kubeplan.testkit.progress``). Must not be called from a running event loop (use
+    ``arun_scenario`` there).
     """
     return run_virtual(
         arun_scenario(
@@ -125,6 +143,7 @@ def run_scenario(
             quiet_check=quiet_check,
             same_instant_limit=same_instant_limit,
             step_limit=step_limit,
+            budget=budget,
         )
     )
 

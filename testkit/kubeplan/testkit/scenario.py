@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal, TypeVar, get_args
 import attrs
 import yaml
 
+from kubeplan.core.errors import InvalidArgument, KubeplanError, WrongArgumentType
 from kubeplan.core.k8s import BUILTIN_TYPES
 from kubeplan.core.types import K8sType
 from kubeplan.testkit.apiserver.faults import Fault
@@ -36,9 +37,11 @@ FaultKind = Literal[
     "error", "too_many_requests", "latency", "watch_drop", "watch_stall", "expire_watch"
 ]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
+#: what a ``SourceFault`` makes an external source answer
+SOURCE_FAULTS = ("error", "timeout", "stale")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(KubeplanError, ValueError):
     """A scenario (or its YAML) is malformed; the message names the step and the field."""
 
     def __init__(self, message: str, *, step: int | None = None, field: str | None = None):
@@ -52,7 +55,7 @@ class ScenarioError(ValueError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
-class UnknownTypeError(KeyError):
+class UnknownTypeError(KubeplanError, KeyError):
     """A type key names no known type."""
 
     def __str__(self) -> str:
@@ -89,7 +92,7 @@ def _check_json(value: Any, path: str) -> None:
         return
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise TypeError(f"{path} is {value!r}; only finite numbers fit in JSON")
+            raise WrongArgumentType(f"{path} is {value!r}; only finite numbers fit in JSON")
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
@@ -98,21 +101,21 @@ def _check_json(value: Any, path: str) -> None:
     if isinstance(value, dict):
         for k, item in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"{path} has a non-string key {k!r}")
+                raise WrongArgumentType(f"{path} has a non-string key {k!r}")
             _check_json(item, f"{path}.{k}")
         return
-    raise TypeError(f"{path} is a {type(value).__name__} ({value!r}); expected JSON data")
+    raise WrongArgumentType(f"{path} is a {type(value).__name__} ({value!r}); expected JSON data")
 
 
 def _json_object(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, dict):
-        raise TypeError(f"must be a mapping, got {type(value).__name__}")
+        raise WrongArgumentType(f"must be a mapping, got {type(value).__name__}")
     _check_json(value, attribute.name)
 
 
 def _non_empty_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
-        raise TypeError(f"must be a non-empty string, got {value!r}")
+        raise WrongArgumentType(f"must be a non-empty string, got {value!r}")
 
 
 def _optional_non_empty_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -129,9 +132,9 @@ def _number(minimum: float, *, optional: bool = False) -> Any:
         if value is None and optional:
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"must be a number, got {value!r}")
+            raise WrongArgumentType(f"must be a number, got {value!r}")
         if not math.isfinite(value) or value < minimum:
-            raise ValueError(f"must be a finite number >= {minimum}, got {value!r}")
+            raise InvalidArgument(f"must be a finite number >= {minimum}, got {value!r}")
 
     return check
 
@@ -146,9 +149,9 @@ def _to_float(value: Any) -> Any:
 def _int_at_least(minimum: int) -> Any:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"must be an integer, got {value!r}")
+            raise WrongArgumentType(f"must be an integer, got {value!r}")
         if value < minimum:
-            raise ValueError(f"must be >= {minimum}, got {value}")
+            raise InvalidArgument(f"must be >= {minimum}, got {value}")
 
     return check
 
@@ -187,14 +190,14 @@ class FaultSpec:
     @kind.validator
     def _check_kind(self, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in FAULT_KINDS:
-            raise ValueError(f"must be one of {', '.join(FAULT_KINDS)}; got {value!r}")
+            raise InvalidArgument(f"must be one of {', '.join(FAULT_KINDS)}; got {value!r}")
 
     @code.validator
     def _check_code(self, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
             return
         if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
-            raise ValueError(f"must be an HTTP error status 400..599, got {value!r}")
+            raise InvalidArgument(f"must be an HTTP error status 400..599, got {value!r}")
 
     def describe(self) -> str:
         target = " ".join(p for p in (self.verb, self.resource) if p) or "any request"
@@ -243,15 +246,21 @@ def fault_for(spec: FaultSpec, extra_types: Iterable[K8sType] = ()) -> Fault | N
 
 @attrs.frozen
 class CreateParent:
-    """A user creates a parent with this spec."""
+    """A user creates a parent with this spec (and ``metadata``: its labels and annotations,
+    what an operator's filters read)."""
 
     kind: ClassVar[str] = "create_parent"
     name: str = attrs.field(validator=_non_empty_str)
     spec: JsonObject = attrs.field(factory=dict, validator=_json_object)
     namespace: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
+    metadata: JsonObject = attrs.field(factory=dict, validator=_json_object)
+    #: another declared version of a versioned parent to write in (the server converts)
+    version: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
 
     def describe(self) -> str:
-        return f"create parent {_where(self.name, self.namespace)} spec={_inline(self.spec)}"
+        meta = f" metadata={_inline(self.metadata)}" if self.metadata else ""
+        return (f"create parent {_where(self.name, self.namespace)}{_in(self.version)} "
+                f"spec={_inline(self.spec)}{meta}")
 
 
 @attrs.frozen
@@ -262,9 +271,16 @@ class PatchParent:
     name: str = attrs.field(validator=_non_empty_str)
     patch: JsonObject = attrs.field(validator=_json_object)
     namespace: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
+    #: another declared version of a versioned parent to patch through
+    version: str | None = attrs.field(default=None, validator=_optional_non_empty_str)
 
     def describe(self) -> str:
-        return f"patch parent {_where(self.name, self.namespace)} with {_inline(self.patch)}"
+        return (f"patch parent {_where(self.name, self.namespace)}{_in(self.version)} "
+                f"with {_inline(self.patch)}")
+
+
+def _in(version: str | None) -> str:
+    return f" in {version}" if version else ""
 
 
 @attrs.frozen
@@ -318,10 +334,10 @@ class CreateForeign:
     def _check_obj(self, attribute: attrs.Attribute[Any], value: JsonObject) -> None:
         for key in ("apiVersion", "kind"):
             if not isinstance(value.get(key), str) or not value[key]:
-                raise ValueError(f"needs a string {key!r}")
+                raise InvalidArgument(f"needs a string {key!r}")
         metadata = value.get("metadata")
         if not isinstance(metadata, dict) or not metadata.get("name"):
-            raise ValueError("needs metadata.name")
+            raise InvalidArgument("needs metadata.name")
 
     def describe(self) -> str:
         meta = self.obj["metadata"]
@@ -338,6 +354,45 @@ class InjectFault:
 
     def describe(self) -> str:
         return f"inject {self.fault.describe()}"
+
+
+def _item_list(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, list | tuple) or not all(isinstance(i, dict) for i in value):
+        raise ScenarioError(f"{attribute.name} must be a list of JSON objects, got {value!r:.80}")
+    for i, item in enumerate(value):
+        _check_json(item, f"{attribute.name}[{i}]")
+
+
+def _source_fault_kind(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in SOURCE_FAULTS:
+        raise ScenarioError(f"{attribute.name} is one of {', '.join(SOURCE_FAULTS)}, "
+                            f"got {value!r}")
+
+
+@attrs.frozen
+class SetSourceItems:
+    """The external source ``source`` serves these items from now on."""
+
+    kind: ClassVar[str] = "set_source_items"
+    source: str = attrs.field(validator=_non_empty_str)
+    items: tuple[JsonObject, ...] = attrs.field(converter=tuple, validator=_item_list)
+
+    def describe(self) -> str:
+        return f"source {self.source} now serves {len(self.items)} item(s)"
+
+
+@attrs.frozen
+class SourceFault:
+    """The external source's next ``count`` answers are faults: ``error`` (HTTP 500),
+    ``timeout`` (no answer) or ``stale`` (the answer before its last change)."""
+
+    kind: ClassVar[str] = "source_fault"
+    source: str = attrs.field(validator=_non_empty_str)
+    fault: str = attrs.field(validator=_source_fault_kind)
+    count: int = attrs.field(default=1, validator=_int_at_least(1))
+
+    def describe(self) -> str:
+        return f"source {self.source}: next {self.count} answer(s) {self.fault}"
 
 
 @attrs.frozen
@@ -382,6 +437,8 @@ Step = (
     | Advance
     | RestartOperator
     | Settle
+    | SetSourceItems
+    | SourceFault
 )
 
 STEP_CLASSES: Mapping[str, type[Step]] = {
@@ -397,6 +454,8 @@ STEP_CLASSES: Mapping[str, type[Step]] = {
         Advance,
         RestartOperator,
         Settle,
+        SetSourceItems,
+        SourceFault,
     )
 }
 
@@ -590,6 +649,7 @@ class Scenario:
 
 __all__ = [
     "FAULT_KINDS",
+    "SOURCE_FAULTS",
     "STEP_CLASSES",
     "Advance",
     "CreateForeign",
@@ -604,7 +664,9 @@ __all__ = [
     "RestartOperator",
     "Scenario",
     "ScenarioError",
+    "SetSourceItems",
     "Settle",
+    "SourceFault",
     "Step",
     "UnknownTypeError",
     "fault_for",

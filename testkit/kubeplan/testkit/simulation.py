@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -32,25 +32,32 @@ from kubeplan.adapters.executor import ExecutionResult
 from kubeplan.adapters.runtime import Operator
 from kubeplan.adapters.settings import RuntimeSettings
 from kubeplan.core.definition import OperatorDefinition
+from kubeplan.core.errors import KubeplanError, UsageError, WrongArgumentType
 from kubeplan.core.k8s.apiextensions_v1 import CustomResourceDefinition
 from kubeplan.core.objects import finalizers_of, uid_of
 from kubeplan.core.plan import Plan
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.types import K8sType
 from kubeplan.testkit import scenario as sc
+from kubeplan.testkit.apiserver.authn import UserInfo
 from kubeplan.testkit.apiserver.inproc import InProcessClient
 from kubeplan.testkit.apiserver.server import FakeApiServer
+from kubeplan.testkit.apiserver.store import LogEntry
+from kubeplan.testkit.apiserver.writes import DeleteOptions, Target, WriteOptions
 from kubeplan.testkit.instrument import InstrumentedHandler
+from kubeplan.testkit.sources import ScriptedSource
 from kubeplan.testkit.trace import (
     WRITE_VERBS,
+    ChildChange,
     ClusterState,
     ForeignObject,
     PlanRecord,
     StepRecord,
     Trace,
     WriteRecord,
+    describe_key,
 )
-from kubeplan.testkit.vtime import EPOCH
+from kubeplan.testkit.vtime import EPOCH, LoopClock
 
 __all__ = [
     "OPERATOR_USER",
@@ -81,16 +88,24 @@ SCENARIO_SETTINGS = RuntimeSettings(
     watch_backoff_base=0.2,
     watch_backoff_cap=10.0,
     grace_period=5.0,
+    requeue_base=0.0,
+    requeue_qps=None,
+    handler_threads=False,
 )
 """Runtime settings for scenarios: production shapes with a shorter backoff cap, so that
-the final settle (which waits out every retry) covers less virtual time."""
+the final settle (which waits out every retry) covers less virtual time, and without the
+requeue limit: an operator that never settles (a handler that flips its children, a
+runtime bug that re-creates what the garbage collector deletes) spins at one virtual
+instant and is reported as a hot loop, where the limit would only slow it down; and with
+synchronous handlers called on the loop, so that a seeded run replays exactly (a thread's
+timing would decide what the loop does meanwhile)."""
 
 
-class HotLoop(Exception):
+class HotLoop(KubeplanError):
     """The operator never went quiet: the handler's call counter raised the alarm."""
 
 
-class OperatorCrashed(RuntimeError):
+class OperatorCrashed(KubeplanError, RuntimeError):
     """The operator's ``run()`` ended while the scenario was still running."""
 
 
@@ -100,7 +115,7 @@ def as_definition(operator: Any) -> OperatorDefinition:
         return operator
     if isinstance(operator, tuple) and len(operator) == 2:
         return OperatorDefinition(config=operator[0], handler=operator[1])
-    raise TypeError(
+    raise WrongArgumentType(
         f"expected an OperatorDefinition or a (config, handler) pair, got {operator!r:.100}"
     )
 
@@ -128,6 +143,20 @@ class _Watched:
     record: ForeignObject
 
 
+def register_admission(server: FakeApiServer, definition: OperatorDefinition) -> None:
+    """Store ``definition``'s webhook configurations in ``server``, answered in process
+    (already stored ones are replaced: a restart registers them again)."""
+    for configuration in server.admission_webhooks.serve_operator(definition):
+        info = server.registry.lookup("admissionregistration.k8s.io", "v1",
+                                      configuration["kind"].lower() + "s")
+        assert info is not None
+        name = configuration["metadata"]["name"]
+        if server.store.get(info.group_resource, "", name) is not None:
+            server.writer.delete(Target(info, "", name), DeleteOptions())
+        server.writer.create(Target(info), configuration,
+                             WriteOptions(manager="kubeplan-testkit"))
+
+
 class Simulation:
     """An operator running against ``server``; see the module docstring.
 
@@ -146,9 +175,14 @@ class Simulation:
         extra_types: Iterable[K8sType] = (),
         same_instant_limit: int = 40,
         step_limit: int = 100,
+        identity: UserInfo | None = None,
     ) -> None:
         self.server = server
         self.definition = definition
+        # a versioned parent converts through the operator's own conversions, in process
+        server.conversion_webhooks.serve_operator(definition)
+        # its validators and mutators answer the fake's admission chain, in process
+        register_admission(server, definition)
         self.config = definition.config
         self.scenario = scenario or sc.Scenario()
         self.settings = settings or SCENARIO_SETTINGS
@@ -157,8 +191,10 @@ class Simulation:
         # production one, retries included
         self.client = InProcessClient(server, user=SCENARIO_USER, user_agent="scenario/1",
                                       read_attempts=1, write_attempts=1)
+        # as the admin, or as ``identity`` (a ServiceAccount, authorised by RBAC)
         self.operator_client = InProcessClient(
-            server, user=OPERATOR_USER, user_agent=f"{self.config.field_manager}/testkit"
+            server, user=OPERATOR_USER, identity=identity,
+            user_agent=f"{self.config.field_manager}/testkit"
         )
         loop = asyncio.get_running_loop()
         self.loop = loop
@@ -183,6 +219,9 @@ class Simulation:
         self._generation = 0
         self._step = -1
         self._watched: list[_Watched] = []
+        #: the operator's external sources, scripted by the scenario's source steps
+        self.sources = {name: ScriptedSource(name, declaration.source)
+                        for name, declaration in self.config.sources.items()}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -191,7 +230,61 @@ class Simulation:
         for type_ in self.config.child_types:
             for obj in ClusterState.capture(self.server, self.config).objects.get(type_, ()):
                 self._watch_foreign(type_, obj, since=0, origin="pre-existing")
+        if not self.config.filters.selects_all:
+            self.server.request_observers.append(self._check_filtered_write)
+        self._record_rolling_changes()
         await self._start_operator()
+
+    def _selected(self, parent: RawObject) -> bool:
+        try:
+            return self.config.selects(parent)
+        except Exception:
+            return True  # the predicate fails: the runtime reports it and releases nothing
+
+    def _check_filtered_write(self, record: Any) -> None:
+        """Note an operator write to a parent its filters do not select (the invariant
+        ``assert_filters_respected``); removing kubeplan's finalizer is the one allowed.
+        Checked on the parent right after the write: the operator never writes a parent's
+        labels, annotations or spec, so the filters' answer is the one before it."""
+        parent = self.config.parent
+        if (record.user != OPERATOR_USER or record.status >= 400 or not record.name
+                or record.verb not in ("update", "patch")
+                or not record.path.startswith(parent.path(record.namespace, record.name))):
+            return
+        stored = self._stored(parent, record.name, record.namespace)
+        if stored is None:
+            return  # removing our finalizer let its deletion complete
+        if self._selected(stored):
+            return
+        if record.subresource is None and self.config.finalizer not in finalizers_of(stored):
+            return  # our finalizer removed: allowed, so that deletion is not blocked
+        what = f"/{record.subresource}" if record.subresource else " (not only our finalizer)"
+        self.trace.filtered_writes.append(
+            f"the operator wrote{what} {parent.kind} "
+            f"{describe_key(record.namespace, record.name)}, which its filters do not "
+            f"select ({record.verb} -> {record.status} during "
+            f"{self.trace.step_label(self._step)})"
+        )
+
+    def _record_rolling_changes(self) -> None:
+        """Keep every change of a rolling type's children (the rollout invariant reads them)."""
+        rolling: dict[str, str] = {}
+        for type_, child_config in self.config.children.items():
+            info = self.server.registry.lookup(type_.group, type_.version, type_.plural)
+            if child_config.rollout is not None and info is not None:
+                rolling[info.group_resource] = str(type_)
+        if not rolling:
+            return
+
+        def record(entry: LogEntry) -> None:
+            type_key = rolling.get(entry.group_resource)
+            if type_key is not None:
+                self.trace.changes.append(ChildChange(
+                    round(self.loop.time(), 6), len(self.server.requests), type_key,
+                    entry.type, entry.namespace or None, entry.name, entry.obj, entry.prev,
+                ))
+
+        self.server.store.add_listener(record)
 
     async def _start_operator(self) -> None:
         self._generation += 1
@@ -200,17 +293,14 @@ class Simulation:
             self.handler,
             self.operator_client,
             settings=self.settings,
-            wall_clock=self._wall_clock,
-            clock=self.loop.time,
+            clock=LoopClock(self.loop),
             rng=random.Random(f"{self.scenario.seed}/{self._generation}"),
             on_plan=self._record_plan,
+            source_fetchers={name: s.fetch() for name, s in self.sources.items()},
         )
         self.operator = operator
         self._task = asyncio.create_task(operator.run(), name=f"operator {self.config.name}")
         await self.guard(operator.wait_synced())
-
-    def _wall_clock(self) -> datetime:
-        return EPOCH + timedelta(seconds=self.loop.time())
 
     def _mark_plan_start(self, request: SyncRequest) -> None:
         """Where a plan starts: the runtime plans right after the handler returns, with no
@@ -264,8 +354,10 @@ class Simulation:
             await task
 
     async def restart(self) -> None:
-        """Stop the operator and start a fresh one: memo, caches and queue are lost."""
+        """Stop the operator and start a fresh one: memo, caches and queue are lost (and
+        with them which parents a ``PermanentError`` held: a restart may call them again)."""
         await self.stop()
+        self.handler.forget_held()
         await self._start_operator()
 
     # -- guarded waiting ---------------------------------------------------------------
@@ -332,6 +424,9 @@ class Simulation:
                 s.backoff_cap * (1 + s.backoff_jitter),
                 s.watch_backoff_cap * 1.5,
                 s.watch_inactivity_timeout,
+                # a source's next reading: after its failure backoff or its interval
+                *(max(d.source.backoff_cap * 1.2, d.source.interval * (1 + d.source.jitter))
+                  + d.source.timeout for d in self.config.sources.values()),
             )
             + 1.0
         )
@@ -340,13 +435,34 @@ class Simulation:
         """Remove every fault, then settle and wait out pending retries until a whole
         retry horizon passes without the operator writing anything."""
         self.server.faults.clear()
+        for source in self.sources.values():
+            source.faults.clear()
+        mark = len(self.server.requests)
         await self.settle()
+        refused_before = {
+            _refusal(w) for w in self._operator_writes(mark) if w.status in (400, 422)
+        }
         for _ in range(max_rounds):
             mark = len(self.server.requests)
             await self.guard(asyncio.sleep(self._horizon()))
             await self.settle()
-            if not self._operator_writes(mark):
+            writes = self._operator_writes(mark)
+            if not writes:
                 return
+            # A write the server refuses for its content (400, 422) with no fault injected
+            # is refused again as long as the operator sends it: met in the settle and the
+            # round after it (or two rounds in a row), the operator can never go quiet, and
+            # the rounds left would only cost time (most of what finding and shrinking
+            # such a bug took).
+            refused = {_refusal(w) for w in writes if w.status in (400, 422)}
+            if refused & refused_before:
+                again = sorted(refused & refused_before)[0]
+                raise HotLoop(
+                    f"the operator was still writing {self._horizon():g}s after the faults "
+                    f"were removed, sending again a write the server refuses "
+                    f"({' '.join(again)}): it never goes quiet"
+                )
+            refused_before = refused
         raise HotLoop(
             f"the operator was still writing after {max_rounds} rounds of "
             f"{self._horizon():g}s with no fault injected: it never goes quiet"
@@ -363,7 +479,7 @@ class Simulation:
         """Sync every parent once more (a full resync) and return the operator's writes."""
         operator = self.operator
         if operator is None:
-            raise RuntimeError("the operator is not running")
+            raise UsageError("the operator is not running")
         await self.settle()
         mark = len(self.server.requests)
         self.trace.quiet_since = mark
@@ -393,20 +509,35 @@ class Simulation:
         except ApiError as exc:
             self._outcome(_describe_error(exc))
 
+    def _parent_in(self, version: str | None) -> K8sType:
+        """The parent type in ``version`` (a declared version of a versioned parent)."""
+        parent = self.config.parent
+        if version is None or version == parent.version:
+            return parent
+        versions = self.definition.version_set
+        if versions is None or version not in versions.names:
+            declared = list(versions.names) if versions is not None else [parent.version]
+            raise sc.ScenarioError(
+                f"{parent.kind} has no version {version!r} (declared: {declared})")
+        return attrs.evolve(parent, api_version=f"{parent.group}/{version}")
+
     async def _apply(self, step: sc.Step) -> None:
         parent = self.config.parent
         if isinstance(step, sc.CreateParent):
+            written = self._parent_in(step.version)
             obj = {
-                "apiVersion": parent.api_version,
+                "apiVersion": written.api_version,
                 "kind": parent.kind,
-                "metadata": {"name": step.name, **self._ns_field(parent, step.namespace)},
+                "metadata": {**step.metadata, "name": step.name,
+                             **self._ns_field(parent, step.namespace)},
                 "spec": step.spec,
             }
-            created = await self.client.create(parent, obj)
+            created = await self.client.create(written, obj)
             self._outcome("ok", parent_uid=uid_of(created))
         elif isinstance(step, sc.PatchParent):
             ns = self._ns(parent, step.namespace)
-            await self.client.patch(parent, step.name, step.patch, namespace=ns)
+            await self.client.patch(self._parent_in(step.version), step.name, step.patch,
+                                    namespace=ns)
         elif isinstance(step, sc.DeleteParent):
             await self._delete_parent(step)
         elif isinstance(step, sc.EditChild):
@@ -429,8 +560,20 @@ class Simulation:
             await self.restart()
         elif isinstance(step, sc.Settle):
             await self.settle()
+        elif isinstance(step, sc.SetSourceItems):
+            self._source(step.source).set_items(step.items)
+        elif isinstance(step, sc.SourceFault):
+            self._source(step.source).inject(step.fault, step.count)  # type: ignore[arg-type]
         else:  # pragma: no cover - Scenario validates its steps
-            raise TypeError(f"not a scenario step: {step!r}")
+            raise WrongArgumentType(f"not a scenario step: {step!r}")
+
+    def _source(self, name: str) -> ScriptedSource:
+        found = self.sources.get(name)
+        if found is None:
+            known = ", ".join(self.sources) or "none"
+            raise sc.ScenarioError(f"the operator declares no source {name!r} "
+                                   f"(its sources: {known})", step=self._step)
+        return found
 
     def resolve(self, key: str) -> K8sType:
         return sc.resolve_type(key, self.types)
@@ -450,7 +593,9 @@ class Simulation:
         ns = self._ns(parent, step.namespace)
         before = self._stored(parent, step.name, ns)
         await self.client.delete(parent, step.name, ns)
-        had = before is not None and self.config.finalizer in finalizers_of(before)
+        # a parent its filters no longer select is released, not finalized
+        had = (before is not None and self.config.finalizer in finalizers_of(before)
+               and self._selected(before))
         self._outcome(
             "ok", parent_uid=uid_of(before) if before else None, parent_had_finalizer=had
         )
@@ -526,7 +671,8 @@ class Simulation:
 
     def state(self) -> ClusterState:
         """The operator's parents and the objects of its child types, now."""
-        return ClusterState.capture(self.server, self.config, round(self.loop.time(), 6))
+        return ClusterState.capture(self.server, self.config, round(self.loop.time(), 6),
+                                    sources={name: s.items for name, s in self.sources.items()})
 
     def finish_trace(self) -> Trace:
         """Fill in what is read at the end: the writes, the foreign objects, the state."""
@@ -536,4 +682,9 @@ class Simulation:
         trace.syncs = self.handler.total
         trace.final = self.state()
         return trace
+
+
+def _refusal(write: WriteRecord) -> tuple[str, ...]:
+    """What identifies a refused write across rounds: verb, target and status code."""
+    return (write.verb, write.resource, write.target, str(write.status))
 

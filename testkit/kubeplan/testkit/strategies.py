@@ -9,7 +9,7 @@ Two promises hold for every strategy here:
 - Valid by construction. Names, label keys and values are built from their grammar
   (RFC 1123 labels and subdomains, qualified names) rather than filtered or drawn from a
   regex, so every value is one the fake API server accepts, and generation stays cheap
-  (``st.from_regex`` costs about 9 ms an example; these cost a fraction of that).
+  (``st.from_regex`` is slow per example; these cost a fraction of that).
 - Small when shrunk. Every choice is ordered simplest first — names shrink to ``a``,
   optional metadata to absent, scenario steps to ``settle`` and lists to empty — so a
   failing scenario shrinks to the few steps that matter.
@@ -19,6 +19,7 @@ Two promises hold for every strategy here:
 # this module's strategy for metadata.annotations (a type checker would see the feature).
 import datetime
 import enum
+import math
 import string
 import types
 import typing
@@ -31,6 +32,12 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from kubeplan.core import convert
+from kubeplan.core.crd import VALIDATION_KEYS, crd_of, schema_for
+from kubeplan.core.definition import OperatorDefinition
+from kubeplan.core.errors import InvalidArgument, WrongArgumentType
+from kubeplan.core.filters import ParentFilter
+from kubeplan.core.k8s import is_builtin
+from kubeplan.core.selectors import Operator, Requirement
 from kubeplan.core.types import K8sType
 from kubeplan.testkit import scenario as sc
 
@@ -71,7 +78,7 @@ def _grammar_name(
 
 def _check_size(max_size: int, limit: int, what: str) -> None:
     if not 1 <= max_size <= limit:
-        raise ValueError(f"{what}: max_size must be between 1 and {limit}, got {max_size}")
+        raise InvalidArgument(f"{what}: max_size must be between 1 and {limit}, got {max_size}")
 
 
 def dns_labels(*, max_size: int = 63) -> Strategy[str]:
@@ -337,10 +344,27 @@ def strategy_for_type(
             strategy_for_type(args[1], overrides, where=where),
             max_size=3,
         )
-    raise TypeError(
+    raise WrongArgumentType(
         f"{where or 'strategy_for_type'}: no strategy for annotation {tp!r}; pass one in "
         "overrides={type_or_'Class.field': strategy}"
     )
+
+
+_BOUNDED_SCALARS = (str, int, float)
+
+
+def _bounded_field(cls: type, field: "attrs.Attribute[Any]", tp: Any) -> Strategy[Any] | None:
+    """Values within the OpenAPI bounds a scalar field states in its metadata (as
+    ``kubeplan crd`` publishes them: ``minimum``, ``maximum``, ``pattern``, lengths ...),
+    or None when the field states none."""
+    if not any(k in field.metadata for k in VALIDATION_KEYS):
+        return None
+    members = [_strip_annotated(a) for a in typing.get_args(tp)] if _is_union(tp) else [tp]
+    scalars = [m for m in members if m is not type(None)]
+    if len(scalars) != 1 or scalars[0] not in _BOUNDED_SCALARS or scalars[0] is bool:
+        return None
+    prop = schema_for(cls)["properties"][convert.wire_name(field)]
+    return values_for_schema(prop, where=f"{cls.__name__}.{field.name}")
 
 
 def _attrs_instances(cls: type, overrides: Overrides) -> Strategy[Any]:
@@ -350,12 +374,13 @@ def _attrs_instances(cls: type, overrides: Overrides) -> Strategy[Any]:
         if not field.init:
             continue
         key = f"{cls.__name__}.{field.name}"
+        tp = _strip_annotated(hints.get(field.name, field.type))
         if key in overrides:
             fields[field.alias] = overrides[key]
+        elif tp not in overrides and (bounded := _bounded_field(cls, field, tp)) is not None:
+            fields[field.alias] = bounded
         else:
-            fields[field.alias] = strategy_for_type(
-                hints.get(field.name, field.type), overrides, where=key
-            )
+            fields[field.alias] = strategy_for_type(tp, overrides, where=key)
 
     @st.composite
     def build(draw: st.DrawFn) -> Any:
@@ -374,7 +399,7 @@ def _attrs_instances(cls: type, overrides: Overrides) -> Strategy[Any]:
 def spec_instances(spec_class: type, *, overrides: Overrides | None = None) -> Strategy[Any]:
     """Instances of an attrs spec class, nested classes and all (see ``strategy_for_type``)."""
     if not attrs.has(spec_class):
-        raise TypeError(f"{spec_class!r} is not an attrs class")
+        raise WrongArgumentType(f"{spec_class!r} is not an attrs class")
     return _attrs_instances(spec_class, overrides or {})
 
 
@@ -388,7 +413,9 @@ def parents(
 ) -> Strategy[JsonObject]:
     """Parents ``{apiVersion, kind, metadata, spec}`` whose spec is an instance of
     ``spec_class`` unstructured with kubeplan's converter, so ``request.spec_as(spec_class)``
-    reads it back. Values the class's validators refuse are skipped (see ``overrides``)."""
+    reads it back. A scalar field's OpenAPI bounds in ``attrs.field(metadata=...)``
+    (``minimum``, ``maximum``, ``pattern``, lengths: what its CRD publishes) bound its
+    values; values the class's validators still refuse are skipped (see ``overrides``)."""
     return objects_of(
         k8s_type,
         spec_instances(spec_class, overrides=overrides).map(convert.unstructure),
@@ -405,8 +432,13 @@ def _bounded_number(schema: Mapping[str, Any], integer: bool) -> Strategy[Any]:
     excl_low, excl_high = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
     # OpenAPI 3.0 writes exclusivity as booleans next to minimum/maximum.
     if integer:
-        lo = -(2**53) if low is None else int(low) + (1 if excl_low is True else 0)
-        hi = 2**53 if high is None else int(high) - (1 if excl_high is True else 0)
+        lo = -(2**53) if low is None else math.ceil(low) + (1 if excl_low is True else 0)
+        hi = 2**53 if high is None else math.floor(high) - (1 if excl_high is True else 0)
+        step = schema.get("multipleOf")
+        if isinstance(step, int) and step > 0:  # multiples of step within the bounds
+            return st.integers(
+                min_value=-(-lo // step), max_value=hi // step
+            ).map(lambda n: n * step)
         return st.integers(min_value=lo, max_value=hi)
     return st.floats(
         min_value=low,
@@ -423,8 +455,12 @@ def _schema_string(schema: Mapping[str, Any]) -> Strategy[str]:
     max_size = int(schema.get("maxLength", max(20, min_size)))
     fmt = schema.get("format")
     if "pattern" in schema:
-        # The only regex strategy here: a schema's pattern is its own grammar.
-        return st.from_regex(schema["pattern"]).filter(lambda s: min_size <= len(s) <= max_size)
+        # The only regex strategy here: a schema's pattern is its own grammar. The API
+        # server searches for the pattern; a whole match also passes an attrs validator
+        # such as ``matches_re`` (which matches the whole string).
+        return st.from_regex(schema["pattern"], fullmatch=True).filter(
+            lambda s: min_size <= len(s) <= max_size
+        )
     if fmt == "date-time":
         return st.datetimes(timezones=st.just(datetime.UTC)).map(
             lambda d: d.replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -438,9 +474,11 @@ def values_for_schema(schema: Mapping[str, Any], *, where: str = "") -> Strategy
     """Values that satisfy a structural openAPIV3Schema (as a CRD's validation holds it).
 
     Honoured: ``type``, ``properties``/``required`` (optional properties appear or not),
-    ``additionalProperties``, ``items``, ``min/maxItems``, ``enum``, ``minimum``/``maximum``
-    (and their exclusive forms), ``min/maxLength``, ``pattern``, ``format`` date and
-    date-time, ``nullable``, ``x-kubernetes-int-or-string``,
+    ``additionalProperties`` (and a map's ``min/maxProperties``), ``items``,
+    ``min/maxItems``, ``enum``, ``minimum``/``maximum`` (and their exclusive forms), an
+    integer's ``multipleOf``, ``min/maxLength``, ``pattern`` (drawn with ``st.from_regex``,
+    matching the whole string), ``format`` date and date-time, ``nullable``,
+    ``x-kubernetes-int-or-string``,
     ``x-kubernetes-preserve-unknown-fields`` and ``x-kubernetes-list-type: set``. Not
     honoured: ``x-kubernetes-validations`` (CEL) and ``oneOf``/``anyOf``/``not``.
     """
@@ -479,7 +517,7 @@ def _values_for_schema(schema: Mapping[str, Any], where: str) -> Strategy[Any]:
         return _schema_object(schema, where)
     if schema.get("x-kubernetes-preserve-unknown-fields") or not schema:
         return json_values()
-    raise ValueError(f"{where}: no strategy for schema {dict(schema)!r}")
+    raise InvalidArgument(f"{where}: no strategy for schema {dict(schema)!r}")
 
 
 def _schema_object(schema: Mapping[str, Any], where: str) -> Strategy[JsonObject]:
@@ -503,10 +541,14 @@ def _schema_object(schema: Mapping[str, Any], where: str) -> Strategy[JsonObject
         extra_values = json_values()
     else:
         return known
+    # min/maxProperties bound a map (an object of additionalProperties alone)
+    min_extra = 0 if properties else int(schema.get("minProperties", 0))
+    max_extra = 3 if properties else int(schema.get("maxProperties", max(3, min_extra)))
     extras = st.dictionaries(
         _qualified_name_parts(max_size=10).filter(lambda k: k not in properties),
         extra_values,
-        max_size=3,
+        min_size=min_extra,
+        max_size=max_extra,
     )
     return st.builds(lambda k, e: {**e, **k}, known, extras)
 
@@ -529,11 +571,16 @@ def parents_from_schema(
     )
 
 
-def parents_from_crd(crd_obj: Mapping[str, Any], **kwargs: Any) -> Strategy[JsonObject]:
-    """Parents of a CustomResourceDefinition (dict), using its storage version's schema."""
+def parents_from_crd(
+    crd_obj: Mapping[str, Any], *, version_name: str | None = None, **kwargs: Any
+) -> Strategy[JsonObject]:
+    """Parents of a CustomResourceDefinition (dict), using the schema of ``version_name``
+    (by default its storage version's)."""
     spec = crd_obj["spec"]
     versions = spec["versions"]
     version = next((v for v in versions if v.get("storage")), versions[0])
+    if version_name is not None:
+        version = next((v for v in versions if v.get("name") == version_name), version)
     k8s_type = K8sType(
         f"{spec['group']}/{version['name']}",
         spec["names"]["kind"],
@@ -542,6 +589,156 @@ def parents_from_crd(crd_obj: Mapping[str, Any], **kwargs: Any) -> Strategy[Json
     )
     schema = version.get("schema", {}).get("openAPIV3Schema", {})
     return parents_from_schema(k8s_type, schema, **kwargs)
+
+
+def parents_for(
+    definition: OperatorDefinition,
+    *,
+    names: Strategy[str] | None = None,
+    namespaces: Strategy[str] | None = None,
+    on_refused: typing.Callable[[str], None] | None = None,
+) -> Strategy[JsonObject]:
+    """The parents ``check_operator`` draws for ``definition`` by default.
+
+    With an explicit ``crd``: from its schema. With a ``spec_class``: from the schema of
+    the CRD ``kubeplan crd`` derives (so its ``minimum``, ``maximum``, ``pattern``,
+    ``enum`` and lengths hold), keeping only specs that ``spec_as(spec_class)`` reads
+    (its validators may refuse more than the schema says); ``on_refused`` is told why
+    each refused spec was refused. With neither: any small JSON object.
+    """
+    parent = definition.config.parent
+    if definition.crd is not None:
+        return parents_from_crd(definition.crd, names=names, namespaces=namespaces)
+    if is_builtin(parent):
+        specs = _BUILTIN_SPECS.get((parent.api_version, parent.kind))
+        if specs is None:
+            known = ", ".join(f"{v}/{k}" for v, k in sorted(_BUILTIN_SPECS))
+            raise InvalidArgument(
+                f"no default specs for the built-in parent type {parent} (there are for "
+                f"{known}): pass parents= a strategy of valid {parent.kind} objects, such as "
+                f"strategies.objects_of({parent.kind}, specs)"
+            )
+        return objects_of(parent, specs, names=names, namespaces=namespaces)
+    spec_class = definition.spec_class
+    if spec_class is None:
+        return objects_of(parent, json_objects(), names=names, namespaces=namespaces)
+    # a versioned parent is drawn in the version the operator watches
+    drawn = parents_from_crd(crd_of(definition), version_name=parent.version, names=names,
+                             namespaces=namespaces)
+
+    def readable(obj: JsonObject) -> bool:
+        try:
+            convert.structure(obj.get("spec") or {}, spec_class)
+        except Exception as exc:  # the converter wraps validator errors in groups
+            if on_refused is not None:
+                on_refused(_refusal(exc))
+            return False
+        return True
+
+    return drawn.filter(readable)
+
+
+#: specs a decorator's built-in parent is drawn with when ``parents=`` is not given
+_BUILTIN_SPECS: dict[tuple[str, str], Strategy[JsonObject]] = {
+    ("v1", "Namespace"): st.just({}),
+    ("v1", "Service"): st.builds(
+        lambda port, app: {"ports": [{"name": "http", "port": port}],
+                           **({"selector": {"app": app}} if app else {})},
+        st.sampled_from((80, 8080)), st.sampled_from(("web", "db", None))),
+    ("v1", "ConfigMap"): st.just({}),
+}
+
+
+def filter_metadata(filters: ParentFilter) -> Strategy[JsonObject]:
+    """Parent metadata (``labels``, ``annotations``) around a filter's conditions: half the
+    time every condition holds, else each key it names is drawn absent, with a value it
+    accepts or with one it refuses, so that parents fall on both sides of it (the
+    predicate ``where`` is not looked into)."""
+    choices = _filter_values(filters)
+
+    def metadata(drawn: Mapping[str, Mapping[str, str | None]]) -> JsonObject:
+        out: JsonObject = {}
+        for kind, values in drawn.items():
+            present = {k: v for k, v in values.items() if v is not None}
+            if present:
+                out[kind] = present
+        return out
+
+    def side(pick: typing.Callable[[tuple[list[str | None], list[str | None]]],
+                                   list[str | None]]) -> Strategy[JsonObject]:
+        return st.fixed_dictionaries({
+            kind: st.fixed_dictionaries({
+                key: st.sampled_from(pick(both)) for key, both in found.items()})
+            for kind, found in choices.items()
+        }).map(metadata)
+
+    matching = side(lambda both: both[0])
+    anything = side(lambda both: [*both[0], *both[1]])
+    return st.one_of(matching, anything)
+
+
+def filter_metadata_patches(filters: ParentFilter) -> Strategy[JsonObject]:
+    """Merge patches of a parent's metadata that move it in or out of a filter (a null
+    removes the label or annotation)."""
+    keyed = [(kind, key, [*both[0], *both[1]])
+             for kind, found in _filter_values(filters).items()
+             for key, both in found.items()]
+    return st.sampled_from(keyed).flatmap(
+        lambda chosen: st.sampled_from(chosen[2]).map(
+            lambda value: {"metadata": {chosen[0]: {chosen[1]: value}}}))
+
+
+_Sides = tuple[list[str | None], list[str | None]]  # values accepted, refused (None: absent)
+
+
+def _label_sides(requirement: Requirement) -> _Sides:
+    op, values = requirement.operator, list(requirement.values)
+    if op in (Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.IN):
+        return list(values), ["other", None]
+    if op in (Operator.NOT_EQUALS, Operator.NOT_IN):
+        return ["other", None], list(values)
+    if op is Operator.EXISTS:
+        return ["x"], [None]
+    if op is Operator.DOES_NOT_EXIST:
+        return [None], ["x"]
+    number = int(values[0])
+    above, below = str(number + 1), str(number - 1)
+    if op is Operator.GREATER_THAN:
+        return [above], [below, None]
+    return [below], [above, None]
+
+
+def _filter_values(filters: ParentFilter) -> dict[str, dict[str, _Sides]]:
+    """For each label and annotation key a filter names: values it accepts and refuses."""
+    labels: dict[str, _Sides] = {}
+    for requirement in (filters.labels.requirements if filters.labels is not None else ()):
+        labels.setdefault(requirement.key, _label_sides(requirement))
+    annotations: dict[str, _Sides] = {}
+    for key, condition in filters.annotations.items():
+        if condition is True:
+            annotations[key] = (["on"], [None])
+        elif condition is False:
+            annotations[key] = ([None], ["on"])
+        else:
+            accepted: list[str | None] = (
+                [condition] if isinstance(condition, str) else [*sorted(condition)])
+            annotations[key] = (accepted, ["other", None])
+    return {"labels": labels, "annotations": annotations}
+
+
+def _refusal(exc: BaseException) -> str:
+    """``Class.field: message`` from a (possibly grouped) structuring error: cattrs
+    groups name the class (``.cl``), attrs validators raise ``ValueError(message,
+    attribute, ...)``."""
+    owner: type | None = None
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        owner = getattr(exc, "cl", owner)
+        exc = exc.exceptions[0]
+    first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    attribute = exc.args[1] if len(exc.args) > 1 else None
+    if owner is not None and isinstance(attribute, attrs.Attribute):
+        return f"{owner.__name__}.{attribute.name}: {first}"
+    return f"{type(exc).__name__}: {first}"
 
 
 # -- faults and scenarios ------------------------------------------------------------------
@@ -597,6 +794,18 @@ def _default_child_patches() -> Strategy[JsonObject]:
     )
 
 
+def source_items(id_field: str = "id", *, ids: Sequence[str] = ("a", "b", "c"),
+                 values: Strategy[Any] | None = None) -> Strategy[list[JsonObject]]:
+    """An external source's items: a few of ``ids`` (a small pool, so later answers change,
+    add and remove the same items), each ``{id_field: id, "value": ...}``."""
+    drawn_values = values if values is not None else st.integers(min_value=0, max_value=3)
+    return st.lists(st.sampled_from(list(ids)), unique=True, max_size=len(ids)).flatmap(
+        lambda chosen: st.tuples(*(drawn_values for _ in chosen)).map(
+            lambda vals: [{id_field: i, "value": v} for i, v in zip(chosen, vals, strict=True)]
+        )
+    )
+
+
 def steps(
     *,
     specs: Strategy[JsonObject] | None = None,
@@ -607,6 +816,9 @@ def steps(
     namespace: str | None = None,
     fault_rate: int = 5,
     advances: Sequence[float] = (1.0, 10.0, 60.0, 600.0, 3600.0),
+    parent_filter: ParentFilter | None = None,
+    versioned_specs: Mapping[str, Strategy[JsonObject]] | None = None,
+    sources: Mapping[str, Strategy[list[JsonObject]]] | None = None,
 ) -> Strategy[sc.Step]:
     """One scenario step, drawn so that most steps are ordinary and a few are faults.
 
@@ -614,26 +826,45 @@ def steps(
     child steps name children by ``child_names`` (by default the parent names, the usual
     convention) and are left out when there are no ``child_types``. ``fault_rate`` is the
     percentage of steps that inject a fault. Steps shrink towards ``settle``, then
-    ``advance``, then parent steps.
+    ``advance``, then parent steps. With a ``parent_filter`` (the operator's
+    ``config.filters``), parents are created with labels and annotations on both sides of
+    it, and patched in and out of it. ``versioned_specs`` (version -> specs of that
+    version) adds parents created and patched in other versions of a versioned parent.
+    ``sources`` (source name -> its items) adds steps that change an external source's
+    items, and fault steps that make it fail, time out or answer stale.
     """
     specs = specs if specs is not None else json_objects()
     if not parent_names:
-        raise ValueError("steps() needs at least one parent name")
+        raise InvalidArgument("steps() needs at least one parent name")
     if not 0 <= fault_rate <= 100:
-        raise ValueError(f"fault_rate is a percentage, got {fault_rate}")
+        raise InvalidArgument(f"fault_rate is a percentage, got {fault_rate}")
     keys = [sc.type_key(t) for t in child_types]
     types = list(child_types)
     pnames = st.sampled_from(list(parent_names))
     cnames = child_names if child_names is not None else pnames
     ns = st.just(namespace)
 
+    filtering = parent_filter is not None and (
+        parent_filter.labels is not None or bool(parent_filter.annotations))
+    metadata = filter_metadata(parent_filter) if filtering and parent_filter else st.just({})
     ordinary: list[Strategy[sc.Step]] = [
         st.just(sc.Settle()),
         st.builds(sc.Advance, st.sampled_from(list(advances))),
-        st.builds(sc.CreateParent, pnames, specs, ns),
+        st.builds(sc.CreateParent, pnames, specs, ns, metadata),
         st.builds(sc.PatchParent, pnames, specs.map(lambda s: {"spec": s}), ns),
         st.builds(sc.DeleteParent, pnames, ns),
     ]
+    if filtering and parent_filter is not None:
+        # weighted (one_of picks its branches alike): moving a parent across the filter is
+        # what such an operator gets wrong, and it takes a create, a sync and this patch
+        moves = st.builds(sc.PatchParent, pnames, filter_metadata_patches(parent_filter), ns)
+        ordinary += [moves, moves, moves]
+    for version, version_specs in (versioned_specs or {}).items():
+        ordinary += [
+            st.builds(sc.CreateParent, pnames, version_specs, ns, version=st.just(version)),
+            st.builds(sc.PatchParent, pnames, version_specs.map(lambda s: {"spec": s}), ns,
+                      version=st.just(version)),
+        ]
     if keys:
         tkeys = st.sampled_from(keys)
         ordinary += [
@@ -651,9 +882,16 @@ def steps(
                 ).map(sc.CreateForeign)
             ),
         ]
+    source_faults: list[Strategy[sc.Step]] = []
+    for name, items in (sources or {}).items():
+        ordinary += [st.builds(sc.SetSourceItems, st.just(name), items)] * 2
+        source_faults.append(st.builds(sc.SourceFault, st.just(name),
+                                       st.sampled_from(sc.SOURCE_FAULTS),
+                                       st.integers(min_value=1, max_value=3)))
     ordinary.append(st.just(sc.RestartOperator()))
     ordinary_steps = st.one_of(ordinary)
-    fault_steps = st.builds(sc.InjectFault, faults(resources=keys))
+    fault_steps: Strategy[sc.Step] = st.one_of(
+        st.builds(sc.InjectFault, faults(resources=keys)), *source_faults)
 
     @st.composite
     def build(draw: st.DrawFn) -> sc.Step:
@@ -682,12 +920,16 @@ def scenarios(
     specs = step_options.get("specs")
     specs = specs if specs is not None else json_objects()
     namespace = step_options.get("namespace")
+    parent_filter = step_options.get("parent_filter")
+    metadata = (filter_metadata(parent_filter) if parent_filter is not None
+                else st.just({}))
 
     @st.composite
     def build(draw: st.DrawFn) -> sc.Scenario:
         first: list[sc.Step] = []
         if start_with_create:
-            first.append(sc.CreateParent(parent_names[0], draw(specs), namespace))
+            first.append(sc.CreateParent(parent_names[0], draw(specs), namespace,
+                                         draw(metadata)))
         rest = draw(st.lists(step, max_size=max_steps))
         seed = draw(seeds if seeds is not None else st.integers(min_value=0, max_value=2**32 - 1))
         return sc.Scenario(steps=(*first, *rest), seed=seed)
@@ -703,6 +945,8 @@ __all__ = [
     "dns_subdomains",
     "fault_schedules",
     "faults",
+    "filter_metadata",
+    "filter_metadata_patches",
     "json_objects",
     "json_values",
     "label_keys",
@@ -712,9 +956,11 @@ __all__ = [
     "object_names",
     "objects_of",
     "parents",
+    "parents_for",
     "parents_from_crd",
     "parents_from_schema",
     "scenarios",
+    "source_items",
     "spec_instances",
     "steps",
     "strategy_for_type",

@@ -16,7 +16,7 @@ the event loop that ran the scenario is gone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from kubeplan.testkit.apiserver.server import FakeApiServer
 
 __all__ = [
+    "ChildChange",
     "ClusterState",
     "ForeignObject",
     "HandlerCalls",
@@ -153,6 +154,23 @@ class ForeignObject:
         return f"{self.resource} {describe_key(self.namespace, self.name)} ({self.origin})"
 
 
+@attrs.frozen
+class ChildChange:
+    """One committed change of a child of a rolling type, from the fake's event log:
+    ``event`` ADDED, MODIFIED or DELETED, ``obj`` the new (for DELETED: the last) state,
+    ``prev`` the state before; ``request_index`` places it among the writes (the request
+    that made it, when one did)."""
+
+    time: float
+    request_index: int
+    type_key: str
+    event: str
+    namespace: str | None
+    name: str
+    obj: RawObject = attrs.field(repr=False)
+    prev: RawObject | None = attrs.field(default=None, repr=False)
+
+
 @attrs.define
 class HandlerCalls:
     """How often the handler ran for one parent (by uid), and what finalize answered."""
@@ -162,24 +180,41 @@ class HandlerCalls:
     finalized: int = 0
     raised: int = 0
     max_children: int = 0
+    #: calls that raised ``PermanentError``, and calls made again with the inputs of one
+    #: that did (the same parent but for its status, the same children and related
+    #: objects at the same resourceVersions): each such repeat is a violation
+    permanent: int = 0
+    repeated_permanent: int = 0
+    #: the parent, and the virtual time of the first repeat (for the message)
+    where: str = ""
+    first_repeat: float | None = None
 
 
 @attrs.frozen
 class ClusterState:
-    """The parents of one operator and every object of its child types, at one instant."""
+    """The parents of one operator and every object of its child types, at one instant;
+    ``related``: every object of its related types (``with_related``); ``sources``: the
+    items each external source serves."""
 
     config: OperatorConfig
     parents: tuple[RawObject, ...]
     objects: Mapping[K8sType, tuple[RawObject, ...]]
     time: float = 0.0
+    related: Mapping[K8sType, tuple[RawObject, ...]] = attrs.field(factory=dict)
+    #: each external source's items as the source serves them (``with_source``)
+    sources: Mapping[str, Sequence[RawObject]] = attrs.field(factory=dict)
 
     @classmethod
     def capture(
-        cls, server: FakeApiServer, config: OperatorConfig, time: float = 0.0
+        cls, server: FakeApiServer, config: OperatorConfig, time: float = 0.0,
+        sources: Mapping[str, Sequence[RawObject]] | None = None,
     ) -> ClusterState:
-        """Read the fake's store directly (no request, no fault, nothing logged)."""
+        """Read the fake's store directly (no request, no fault, nothing logged);
+        ``sources``: the external sources' items (the simulation scripts them)."""
         objects = {t: tuple(_stored(server, t)) for t in config.child_types}
-        return cls(config, tuple(_stored(server, config.parent)), objects, time)
+        related = {t: tuple(_stored(server, t)) for t in config.related_types}
+        return cls(config, tuple(_stored(server, config.parent)), objects, time, related,
+                   dict(sources or {}))
 
     def live_parents(self) -> Iterator[RawObject]:
         """Parents that are not being deleted."""
@@ -238,6 +273,10 @@ class Trace:
     quiet_since: int | None = None
     hot_loop: str | None = None
     duration: float = 0.0
+    #: operator writes to parents its filters did not select (``assert_filters_respected``)
+    filtered_writes: list[str] = attrs.field(factory=list)
+    changes: list[ChildChange] = attrs.field(factory=list)
+    """The changes of children of rolling types, in commit order (empty without one)."""
 
     @property
     def operator_writes(self) -> list[WriteRecord]:

@@ -12,9 +12,12 @@ time.
 Guarantees:
 
 - Determinism. The clock only moves when the loop is idle, by the distance to the next
-  timer, so the same program gives the same order of callbacks and the same virtual
-  timestamps on every run (ties between timers are broken by asyncio's heap, which is
-  itself deterministic for the same sequence of calls).
+  timer (or when a test steps it with ``advance``), so the same program gives the same
+  order of callbacks and the same virtual timestamps on every run (ties between timers
+  are broken by asyncio's heap, which is itself deterministic for the same sequence of
+  calls).
+- One clock. ``LoopClock`` reads this loop: it is the virtual ``Clock`` the runtime, the
+  fake API server and the scenario runner share.
 - Real I/O is still seen. Before each jump the loop polls its selector with a zero
   timeout, so data already waiting on a socket, a thread's ``call_soon_threadsafe`` and
   signal wake-ups are processed first. When nothing at all is scheduled, the loop blocks
@@ -33,7 +36,9 @@ Caveats:
 - Threads started by hand (not through ``run_in_executor``) are invisible to the loop; a
   timer may fire before such a thread calls back. Use ``run_in_executor``/``to_thread``.
 - Time spent running callbacks is not counted: code that busy-loops on ``loop.time()``
-  without awaiting never sees the clock move.
+  without awaiting never sees the clock move, and tasks that always have something ready
+  keep the loop from ever being idle, which freezes the clock (``set_spin_alarm`` and
+  ``kubeplan.testkit.progress`` turn that into a failure).
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, TypeVarTuple, overload
+
+from kubeplan.core.errors import InvalidArgument, UsageError, WrongArgumentType
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -76,6 +83,7 @@ class _VirtualSelector(selectors.BaseSelector):
         self._loop = loop
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self._loop._turned()
         if timeout is None:
             # Nothing is scheduled: only real I/O (or a thread) can wake the loop.
             return self._inner.select(None)
@@ -119,6 +127,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._virtual_now = float(start)
         self._threads_lock = threading.Lock()
         self._threads_running = 0
+        self._turns = 0
+        self._spin_limit = 0
+        self._on_spin: Callable[[int], None] | None = None
         super().__init__(_VirtualSelector(selectors.DefaultSelector(), self))
 
     def time(self) -> float:
@@ -126,7 +137,44 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self._virtual_now
 
     def _advance(self, seconds: float) -> None:
-        self._virtual_now += seconds
+        if seconds > 0:
+            self._virtual_now += seconds
+            self._turns = 0
+
+    def _turned(self) -> None:
+        self._turns += 1
+        if self._turns == self._spin_limit and self._on_spin is not None:
+            self._on_spin(self._turns)
+
+    @property
+    def turns_at_this_instant(self) -> int:
+        """How many times the loop has turned since its clock last moved."""
+        return self._turns
+
+    def set_spin_alarm(self, limit: int, callback: Callable[[int], None] | None) -> None:
+        """Call ``callback(turns)`` once the loop has turned ``limit`` times without its
+        clock moving; ``callback=None`` removes the alarm.
+
+        A busy loop in virtual time (tasks that always have something ready, so the loop
+        is never idle) freezes the clock: no timer, timeout or deadline ever fires, and
+        the run grows without bound. The callback runs inside the loop's turn, so it must
+        only schedule (cancel a task, set an event), never block or raise.
+        """
+        if callback is not None and limit < 1:
+            raise InvalidArgument(f"a spin alarm needs a limit of at least 1 turn, got {limit}")
+        self._spin_limit, self._on_spin = (limit, callback) if callback is not None else (0, None)
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward by hand, without waiting for the loop to be idle.
+
+        Every timer that is now due (``asyncio.sleep``, ``call_later``, timeouts) fires at
+        the loop's next turn, in deadline order: ``await asyncio.sleep(0)`` after advancing
+        lets the woken coroutines run. For tests that step time themselves (a lease test
+        advancing a quarter second at a time and checking an invariant at every instant).
+        """
+        if seconds < 0:
+            raise InvalidArgument(f"virtual time cannot go backwards (advance({seconds}))")
+        self._advance(float(seconds))
 
     def _threads_in_flight(self) -> bool:
         with self._threads_lock:
@@ -200,7 +248,7 @@ def virtual_time(
 
     def decorate(test: AsyncTest) -> Callable[..., Any]:
         if not inspect.iscoroutinefunction(test):
-            raise TypeError(f"@virtual_time needs an async def function, got {test!r}")
+            raise WrongArgumentType(f"@virtual_time needs an async def function, got {test!r}")
 
         @functools.wraps(test)
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -212,19 +260,24 @@ def virtual_time(
 
 
 class LoopClock:
-    """A clock read from an event loop: ``EPOCH + loop.time()``.
+    """A clock read from an event loop: ``EPOCH + loop.time()``; the one virtual ``Clock``.
 
-    The fake API server's store and the scenario runner take a clock with ``now()`` and
-    ``async sleep(seconds)``; on a ``VirtualTimeLoop`` this one makes every timestamp
-    deterministic, and on an ordinary loop it still works (with real, monotonic time).
-    With ``loop=None`` the clock reads whichever loop is running when it is asked.
+    The runtime, the fake API server's store and the scenario runner take a ``Clock``
+    (``now()``, ``monotonic()``, ``async sleep(seconds)``); on a ``VirtualTimeLoop`` this
+    one makes every timestamp deterministic, and on an ordinary loop it still works (with
+    real, monotonic time). With ``loop=None`` the clock reads whichever loop is running
+    when it is asked.
+
+    Time normally moves by itself, whenever the loop is idle. A test that wants to step
+    time by hand calls ``advance(seconds)`` or ``set(when)`` (on a ``VirtualTimeLoop``
+    only): the loop's own clock moves, so every sleeper and timeout that is due fires.
     """
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop | None = None, *, epoch: datetime = EPOCH
     ) -> None:
         if epoch.tzinfo is None:
-            raise ValueError("LoopClock epoch must be timezone-aware (use UTC)")
+            raise InvalidArgument("LoopClock epoch must be timezone-aware (use UTC)")
         self._loop = loop
         self.epoch = epoch
 
@@ -234,7 +287,7 @@ class LoopClock:
         try:
             return asyncio.get_running_loop()
         except RuntimeError:
-            raise RuntimeError(
+            raise UsageError(
                 "LoopClock(loop=None) reads the running event loop; call it from inside "
                 "the loop, or pass loop= explicitly"
             ) from None
@@ -250,6 +303,37 @@ class LoopClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep on the loop's clock (instant in real time on a ``VirtualTimeLoop``)."""
         await asyncio.sleep(max(0.0, seconds))
+
+    def _virtual_loop(self, what: str) -> VirtualTimeLoop:
+        loop = self._current_loop()
+        if not isinstance(loop, VirtualTimeLoop):
+            raise WrongArgumentType(
+                f"LoopClock.{what} moves virtual time, so it needs a VirtualTimeLoop, but the "
+                f"loop is a {type(loop).__name__} (run the test with @virtual_time, "
+                "run_virtual() or a VirtualTimeLoop loop factory)"
+            )
+        return loop
+
+    def advance(self, seconds: float) -> None:
+        """Move the loop's virtual time forward by ``seconds``; due timers fire next turn.
+
+        ``await asyncio.sleep(0)`` (or ``await server.settle()``) after advancing lets the
+        woken coroutines react.
+        """
+        self._virtual_loop("advance()").advance(seconds)
+
+    def set(self, when: datetime) -> None:
+        """Jump to the absolute instant ``when`` (not earlier than ``now()``)."""
+        if when.tzinfo is None:
+            raise InvalidArgument(f"LoopClock.set() needs a timezone-aware instant, got {when!r}")
+        loop = self._virtual_loop("set()")
+        seconds = (when - self.now()).total_seconds()
+        if seconds < 0:
+            raise InvalidArgument(
+                f"virtual time cannot go backwards: set({when.isoformat()}) is before "
+                f"now ({self.now().isoformat()})"
+            )
+        loop.advance(seconds)
 
     def __repr__(self) -> str:
         return f"LoopClock(epoch={self.epoch.isoformat()})"

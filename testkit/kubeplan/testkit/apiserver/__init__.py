@@ -4,6 +4,8 @@
 both faces: the in-process client (``server.client()``) and the HTTP server
 (``kubeplan.testkit.apiserver.http``). Test hooks: ``server.faults``, the virtual
 clock, ``server.truncate_event_log()``, ``server.requests`` and ``server.settle()``.
+Callers: the admin by default; a ServiceAccount token the server issued (``authn.py``),
+or an ``ApiRequest.identity``, is authorised by the RBAC objects it stores (``rbac.py``).
 """
 
 from kubeplan.testkit.apiserver.clock import Clock, SystemClock, VirtualClock

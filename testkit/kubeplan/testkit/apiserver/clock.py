@@ -1,77 +1,24 @@
-"""Clocks for the fake API server: real time, or virtual time that tests drive.
+"""The fake API server's clocks and its time format.
 
 Timestamps, watch timeouts, bookmark periods, fault latency and the emulated
 controllers all read time through a ``Clock`` so that a test can run hours of
-operator behaviour in milliseconds: ``VirtualClock`` never sleeps for real, its
-timers fire when the test calls ``advance``.
+operator behaviour in milliseconds. There is one virtual clock,
+``kubeplan.testkit.vtime.LoopClock`` (time read from a ``VirtualTimeLoop``, which jumps
+over idle waits and can also be stepped by hand with ``advance``/``set``);
+``VirtualClock`` is the same class under the name this package has always exported.
 """
 
 from __future__ import annotations
 
-import asyncio
-import heapq
-import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from kubeplan.adapters.clock import Clock, SystemClock
+from kubeplan.testkit.vtime import LoopClock
 
 __all__ = ["Clock", "SystemClock", "VirtualClock", "format_time", "parse_time"]
 
-
-class VirtualClock:
-    """Time that only moves when ``advance`` is called.
-
-    ``sleep(s)`` parks the caller on a timer at ``now + s``; ``advance(s)`` moves time
-    forward and wakes every timer that is due, in deadline order. Nothing ever waits
-    on real time, so tests stay fast and deterministic.
-    """
-
-    def __init__(self, start: datetime | None = None) -> None:
-        start = start or datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        self._now = self._start = start
-        self._timers: list[tuple[datetime, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-
-    def now(self) -> datetime:
-        return self._now
-
-    def monotonic(self) -> float:
-        """Seconds since the clock's start (it only moves on ``advance``)."""
-        return (self._now - self._start).total_seconds()
-
-    async def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        deadline = self._now + timedelta(seconds=seconds)
-        heapq.heappush(self._timers, (deadline, next(self._seq), future))
-        await future
-
-    @property
-    def pending_timers(self) -> int:
-        """How many sleepers are still waiting (cancelled ones excluded)."""
-        return sum(1 for _, _, f in self._timers if not f.done())
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds`` and wake every sleeper that is now due.
-
-        Woken coroutines run at the event loop's next turn: ``await asyncio.sleep(0)``
-        (or ``await server.settle()``) after advancing lets them react.
-        """
-        if seconds < 0:
-            raise ValueError(f"a clock cannot go backwards (advance({seconds}))")
-        self._now += timedelta(seconds=seconds)
-        while self._timers and self._timers[0][0] <= self._now:
-            _, _, future = heapq.heappop(self._timers)
-            if not future.done():
-                future.set_result(None)
-
-    def set(self, when: datetime) -> None:
-        """Jump to an absolute instant (not earlier than now)."""
-        self.advance((when - self._now).total_seconds())
+#: The one virtual clock under its old name (the same class, not a second mechanism).
+VirtualClock = LoopClock
 
 
 def format_time(when: datetime) -> str:

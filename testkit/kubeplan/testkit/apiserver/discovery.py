@@ -18,6 +18,8 @@ Two shapes of ``/api`` and ``/apis`` are served, chosen by the ``Accept`` header
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -25,10 +27,13 @@ from typing import Any, Protocol
 
 import attrs
 
-#: The Kubernetes version the fake claims to be (``/version``).
+#: The Kubernetes version the fake claims to be (``/version``): the one whose defaults,
+#: validation and OpenAPI documents it follows (the real-server tests build the same).
 SERVER_MAJOR = "1"
-SERVER_MINOR = "32"
-SERVER_GIT_VERSION = "v1.32.0-kubeplan-fake"
+SERVER_MINOR = "36"
+SERVER_GIT_VERSION = "v1.36.3-kubeplan-fake"
+#: the oldest minor a server of this version can stand in for (``--emulated-version``)
+SERVER_MIN_COMPATIBILITY_MINOR = "35"
 
 AGGREGATED_GROUP = "apidiscovery.k8s.io"
 _AGGREGATED_VERSIONS = ("v2", "v2beta1")
@@ -123,11 +128,15 @@ def version_info() -> dict[str, Any]:
     return {
         "major": SERVER_MAJOR,
         "minor": SERVER_MINOR,
+        "emulationMajor": SERVER_MAJOR,
+        "emulationMinor": SERVER_MINOR,
+        "minCompatibilityMajor": SERVER_MAJOR,
+        "minCompatibilityMinor": SERVER_MIN_COMPATIBILITY_MINOR,
         "gitVersion": SERVER_GIT_VERSION,
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
-        "buildDate": "2025-01-01T00:00:00Z",
-        "goVersion": "go1.23.0",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.26.0",
         "compiler": "gc",
         "platform": "linux/amd64",
     }
@@ -177,9 +186,34 @@ def _subresource_shape(parent: ResourceInfoLike, sub: str) -> tuple[str, str, st
         return "autoscaling", "v1", "Scale", ["get", "patch", "update"]
     if sub == "status":
         return parent.group, parent.version, parent.kind, ["get", "patch", "update"]
+    if sub == "token":
+        return "authentication.k8s.io", "v1", "TokenRequest", ["create"]
+    if sub == "eviction":
+        return "policy", "v1", "Eviction", ["create"]
     if sub == "finalize":
         return parent.group, parent.version, parent.kind, ["update"]
     return parent.group, parent.version, parent.kind, ["get"]
+
+
+#: built-ins stored as another group's kind (storage version hashes name the stored one)
+_STORED_AS = {
+    ("events.k8s.io", "Event"): ("", "v1", "Event"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): (
+        "apiextensions.k8s.io", "v1beta1", "CustomResourceDefinition"),
+}
+
+
+def storage_version_hash(info: ResourceInfoLike) -> str | None:
+    """Discovery's ``storageVersionHash``: the first 8 bytes of the SHA-256 of the stored
+    ``group/version/kind``, base64 (apiserver ``discovery.StorageVersionHash``); None for
+    resources that are never stored (reviews)."""
+    if tuple(info.verbs) == ("create",):
+        return None
+    group, version, kind = _STORED_AS.get(
+        (info.group, info.kind),
+        (info.group, getattr(info, "storage_version", "") or info.version, info.kind))
+    digest = hashlib.sha256(f"{group}/{version}/{kind}".encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
 
 
 def api_resource_list(gv: GroupVersionResources) -> dict[str, Any]:
@@ -197,6 +231,9 @@ def api_resource_list(gv: GroupVersionResources) -> dict[str, Any]:
             entry["shortNames"] = list(info.short_names)
         if info.categories:
             entry["categories"] = list(info.categories)
+        digest = storage_version_hash(info)
+        if digest is not None:
+            entry["storageVersionHash"] = digest
         resources.append(entry)
         for sub in sorted(info.subresources or ()):
             group, version, kind, verbs = _subresource_shape(info, sub)
@@ -211,12 +248,11 @@ def api_resource_list(gv: GroupVersionResources) -> dict[str, Any]:
                 sub_entry["group"] = group
                 sub_entry["version"] = version
             resources.append(sub_entry)
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": gv.group_version,
-        "resources": resources,
-    }
+    listing: dict[str, Any] = {"kind": "APIResourceList", "apiVersion": "v1",
+                               "groupVersion": gv.group_version, "resources": resources}
+    if not gv.group:  # the real /api/v1 says no apiVersion
+        del listing["apiVersion"]
+    return listing
 
 
 # ---------------------------------------------------------------------------
@@ -251,10 +287,20 @@ def aggregated_content_type(version: str) -> str:
     return f"application/json;g={AGGREGATED_GROUP};v={version};as=APIGroupDiscoveryList"
 
 
+def _response_kind(info: ResourceInfoLike, group: str, version: str,
+                   kind: str) -> dict[str, str]:
+    """A resource's or subresource's ``responseKind``: the built-in handler leaves group
+    and version empty where they are the resource's own; the custom resources' handler
+    (apiextensions) always names them."""
+    if not getattr(info, "custom", False) and (group, version) == (info.group, info.version):
+        group = version = ""
+    return {"group": group, "version": version, "kind": kind}
+
+
 def _aggregated_resource(info: ResourceInfoLike) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "resource": info.plural,
-        "responseKind": {"group": info.group, "version": info.version, "kind": info.kind},
+        "responseKind": _response_kind(info, info.group, info.version, info.kind),
         "scope": "Namespaced" if info.namespaced else "Cluster",
         "singularResource": info.singular or info.kind.lower(),
         "verbs": list(info.verbs),
@@ -269,7 +315,7 @@ def _aggregated_resource(info: ResourceInfoLike) -> dict[str, Any]:
         subs.append(
             {
                 "subresource": sub,
-                "responseKind": {"group": group, "version": version, "kind": kind},
+                "responseKind": _response_kind(info, group, version, kind),
                 "verbs": verbs,
             }
         )
@@ -286,7 +332,7 @@ def aggregated_discovery(model: DiscoveryModel, version: str, *, core: bool) -> 
             continue
         items.append(
             {
-                "metadata": {"name": group, "creationTimestamp": None},
+                "metadata": {"name": group} if group else {},
                 "versions": [
                     {
                         "version": gv.version,

@@ -5,8 +5,9 @@
 RequestInfoResolver does; unknown paths, resources and subresources are 404s.
 List implements the resourceVersion table of the API concepts doc, including exact
 snapshots at an older RV (rebuilt from the event log) so ``continue`` pages are
-consistent; watch parameters are validated here and the stream itself is
-``watch.watch_events``.
+consistent, and resourceVersion=0 as the watch cache answers it (no paging); items of
+built-in lists carry no apiVersion or kind, as typed Go lists write them; watch
+parameters are validated here and the stream itself is ``watch.watch_events``.
 """
 
 from __future__ import annotations
@@ -19,17 +20,30 @@ from typing import Any
 import attrs
 import orjson
 
+from kubeplan.core.errors import InvalidArgument
 from kubeplan.testkit.apiserver import status
+from kubeplan.testkit.apiserver.pathnames import check_path_names
 from kubeplan.testkit.apiserver.registry import BASE_FIELDS, Registry, ResourceInfo
 from kubeplan.testkit.apiserver.store import Obj, Store
 from kubeplan.testkit.apiserver.watch import WatchSpec
 from kubeplan.testkit.apiserver.writes import Target
 
-__all__ = ["Route", "list_objects", "parse_bool", "parse_route", "watch_spec"]
+__all__ = [
+    "Route",
+    "check_get_rv",
+    "list_items",
+    "list_objects",
+    "parse_bool",
+    "parse_route",
+    "parse_rv",
+    "watch_spec",
+]
 
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
+#: Subresources that take only a create (a POST to ``.../NAME/<sub>``).
+CREATE_SUBRESOURCES = frozenset({"token", "eviction"})
 #: ``WatchSpec.start_rv`` placeholder the server replaces with its current RV.
 CURRENT_RV = -1
 
@@ -114,7 +128,11 @@ def parse_route(registry: Registry, method: str, path: str, query: Mapping[str, 
         verb = "delete" if name is not None else "deletecollection"
     else:
         raise status.method_not_supported("", "", "")
-    if verb == "create" and (name is not None or all_namespaces):
+    if verb == "create" and (
+        (name is not None and sub not in CREATE_SUBRESOURCES) or all_namespaces
+    ):
+        raise status.method_not_supported("", "", "")
+    if sub in CREATE_SUBRESOURCES and verb != "create":
         raise status.method_not_supported("", "", "")
     if verb in ("update", "patch") and name is None:
         raise status.method_not_supported("", "", "")
@@ -122,12 +140,15 @@ def parse_route(registry: Registry, method: str, path: str, query: Mapping[str, 
         verb = "deletecollection"
     if sub == "finalize" and verb != "update":
         raise status.method_not_supported("", "", "")
-    if sub is not None and verb not in ("get", "update", "patch"):
+    if sub is not None and verb not in ("get", "update", "patch", "create"):
         raise status.method_not_supported("", "", "")
     # Custom resources of a terminating CRD lose verbs in discovery only: their create
     # answers 403 from the write path (the message clients know).
-    if not info.custom and verb not in info.verbs:
+    if not info.custom and verb not in info.verbs and sub is None:
+        if info.verbs == ("create",):  # a review: only its POST route exists
+            raise status.method_not_supported("", "", "")
         raise status.method_not_supported(info.plural, info.group, verb)
+    check_path_names(info, namespace, name, verb)
     return Route(target, verb, all_namespaces)
 
 
@@ -160,10 +181,44 @@ def parse_selectors(info: ResourceInfo, query: Mapping[str, str]) -> tuple[Any, 
     return label, field
 
 
-def _parse_rv(value: str) -> int:
-    if not value.isdigit():
-        raise status.bad_request(f'resourceVersion: Invalid value: "{value}": must be a number')
-    return int(value)
+_MAX_UINT64 = 2**64 - 1
+
+
+def parse_rv(value: str, *, listing: bool = False) -> int:
+    """A resourceVersion query parameter as the real server parses it (``ParseUint``).
+
+    400 when it is not one. The real server answers a list with 400 and this message
+    (prefixed "invalid resource version: "), a get or watch with 500 and the same
+    message (kept as 400 here: see tests/differential/known_differences.yaml).
+    """
+    if value.isascii() and value.isdigit():
+        number = int(value)
+        if number <= _MAX_UINT64:
+            return number
+        problem = "value out of range"
+    else:
+        problem = "invalid syntax"
+    message = (
+        f'resourceVersion: Invalid value: "{value}": strconv.ParseUint: parsing '
+        f'"{value}": {problem}'
+    )
+    raise status.bad_request(f"invalid resource version: {message}" if listing else message)
+
+
+def check_get_rv(store: Store, query: Mapping[str, str]) -> None:
+    """A GET's resourceVersion: a number (400), not beyond the store's (504)."""
+    rv_text = query.get("resourceVersion") or ""
+    if rv_text and rv_text != "0":
+        wanted = parse_rv(rv_text)
+        if wanted > store.rv:
+            raise _too_large(wanted, store.rv)
+
+
+def _too_large(wanted: int, current: int) -> status.StatusError:
+    return status.timeout(
+        f"Too large resource version: {wanted}, current: {current}",
+        causes=[{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+    )
 
 
 def _list_options_invalid(field: str, detail: str) -> status.StatusError:
@@ -188,7 +243,7 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         doc = orjson.loads(raw)
         if doc.get("v") != "meta.k8s.io/v1":
-            raise ValueError("unsupported version")
+            raise InvalidArgument("unsupported version")
         rv = int(doc["rv"])
         start = doc["start"]
         key = (str(start[0]), str(start[1]))
@@ -204,8 +259,13 @@ def list_objects(
     route: Route,
     query: Mapping[str, str],
     present: Any,
+    present_all: Any = None,
 ) -> dict[str, Any]:
-    """A ``<Kind>List`` honouring selectors, limit/continue and resourceVersion."""
+    """A ``<Kind>List`` honouring selectors, limit/continue and resourceVersion.
+
+    ``present`` shows one stored object as the request's version; ``present_all``, when
+    given, shows the page's objects at once (one ConversionReview for a whole list, as the
+    real server sends)."""
     info = route.info
     if "sendInitialEvents" in query:
         raise _list_options_invalid("sendInitialEvents", "sendInitialEvents is forbidden for list")
@@ -218,6 +278,10 @@ def list_objects(
     limit = max(limit, 0)
     token = query.get("continue") or ""
     rv_text = query.get("resourceVersion") or ""
+    if rv_text == "0":
+        # "any version": the real server answers from its watch cache, which ignores the
+        # limit (cacher's computeListLimit): the whole list in one page, no continue
+        limit = 0
     rv_match = query.get("resourceVersionMatch") or ""
     if rv_match:
         if rv_match not in ("NotOlderThan", "Exact"):
@@ -272,17 +336,9 @@ def list_objects(
         snap_rv = store.rv
         state = None
         if rv_text and rv_text != "0":
-            wanted = _parse_rv(rv_text)
+            wanted = parse_rv(rv_text, listing=True)
             if wanted > store.rv:
-                raise status.timeout(
-                    f"Too large resource version: {wanted}, current: {store.rv}",
-                    causes=[
-                        {
-                            "reason": "ResourceVersionTooLarge",
-                            "message": "Too large resource version",
-                        }
-                    ],
-                )
+                raise _too_large(wanted, store.rv)
             exact = rv_match == "Exact" or (limit > 0 and rv_match != "NotOlderThan")
             if exact and wanted < store.rv:
                 if wanted < store.compacted_rv:
@@ -321,12 +377,29 @@ def list_objects(
         list_meta["continue"] = _encode_continue(snap_rv, last_key)
         if label is None and field is None:
             list_meta["remainingItemCount"] = remaining
+    elif info.custom:
+        # an unstructured list writes every field it was given, the empty continue too
+        list_meta["continue"] = ""
     return {
         "kind": info.list_kind,
         "apiVersion": info.api_version,
         "metadata": list_meta,
-        "items": [present(o, info) for o in items],
+        "items": list_items(items, info, present, present_all),
     }
+
+
+def list_items(objects: list[Obj], info: ResourceInfo, present: Any,
+               present_all: Any = None) -> list[Obj]:
+    """A list's items as the real server writes them: a built-in list is a typed Go list
+    whose items' TypeMeta is empty, so they carry no apiVersion or kind; a list of custom
+    resources is unstructured and keeps both on every item. ``present_all`` presents them
+    all at once (one conversion review for a list of another version)."""
+    shown = (present_all(objects, info) if present_all is not None
+             else [present(o, info) for o in objects])
+    if info.custom:
+        return shown
+    return [{k: v for k, v in obj.items() if k != "apiVersion" and k != "kind"}
+            for obj in shown]
 
 
 # --- watch --------------------------------------------------------------------------------
@@ -371,7 +444,7 @@ def watch_spec(
             raise status.bad_request(f'timeoutSeconds: Invalid value: "{timeout_text}"') from None
     start_rv: int | None = None
     if rv_text and rv_text != "0":
-        start_rv = _parse_rv(rv_text)
+        start_rv = parse_rv(rv_text)
     if send_initial is False and start_rv is None:
         start_rv = CURRENT_RV  # "most recent" without initial events: from the current RV
     return WatchSpec(

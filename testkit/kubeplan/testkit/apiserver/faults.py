@@ -13,6 +13,7 @@ from typing import Literal
 
 import attrs
 
+from kubeplan.core.errors import InvalidArgument
 from kubeplan.testkit.apiserver import status
 
 __all__ = ["Fault", "FaultInjector", "FaultKind"]
@@ -122,7 +123,7 @@ class FaultInjector:
 
     def add(self, fault: Fault) -> Fault:
         if fault.count < 1:
-            raise ValueError("a fault must fire at least once (count >= 1)")
+            raise InvalidArgument("a fault must fire at least once (count >= 1)")
         self._faults.append(fault)
         return fault
 

@@ -9,23 +9,33 @@ One aiohttp catch-all handler routes by path:
   OpenAPI (``/openapi/v2``, ``/openapi/v3[/...]``) and health probes are answered here,
   from ``server.registry``.
 
-What this layer owns, because only HTTP has it: bearer-token auth (401), the request
+What this layer owns, because only HTTP has it: bearer-token authentication (401; a
+ServiceAccount token the fake issued is that account, authorised by RBAC -- ``authn.py``,
+``rbac.py``; no token, or the static admin token, is the all-powerful admin;
+``Impersonate-User``/``-Group``/``-Uid``/``-Extra-*`` headers, ``kubectl --as``, make the
+request the impersonated user's when the caller may ``impersonate`` it), the request
 body size limit (413, refused from ``Content-Length`` before reading the body), turning
 watch streams into chunked responses with one JSON object per line, content
 negotiation (``as=Table`` answers for ``kubectl get`` - ``tables.py``; protobuf bodies
-of the kinds kubectl's generators send - ``protobuf.py``), and making sure no malformed
-request can take the server down (every failure becomes a ``kind: Status``).
+of built-in kinds, which kubectl's generators send - ``protobuf.py``), and making sure no malformed
+request can take the server down (every failure the API server would answer becomes a
+``kind: Status``). Below it, ``wire.py`` gives the connections the real server's
+timeouts and answers HTTP that does not parse the way Go's net/http does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import hmac
 import logging
+import re
 import socket
+import ssl
 import threading
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +45,23 @@ import attrs
 import orjson
 import yaml
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from kubeplan.testkit.apiserver import discovery, openapi, protobuf, tables
+from kubeplan.core.errors import UsageError
+from kubeplan.testkit.apiserver import (
+    authn,
+    discovery,
+    openapi,
+    partial,
+    protobuf,
+    rbac,
+    status,
+    tables,
+    wire,
+)
 from kubeplan.testkit.apiserver.request import ApiRequest, ApiResponse
 from kubeplan.testkit.apiserver.server import FakeApiServer
+from kubeplan.testkit.private_files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +70,17 @@ T = TypeVar("T")
 #: the real kube-apiserver's limit on request bodies
 DEFAULT_MAX_REQUEST_BYTES = 3 * 1024 * 1024
 _JSON = "application/json"
+_TEXT = "text/plain; charset=utf-8"
 _HEALTH = frozenset({"/healthz", "/readyz", "/livez"})
 #: paths anyone may read without a token (the real server's system:public-info-viewer)
 _PUBLIC = _HEALTH | {"/version"}
 _METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: the Status reason of an HTTP status code (apimachinery's StatusReason names)
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+            405: "MethodNotAllowed", 406: "NotAcceptable", 409: "Conflict", 410: "Gone",
+            413: "RequestEntityTooLarge", 415: "UnsupportedMediaType", 422: "Invalid",
+            429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
+            504: "Timeout"}
 
 
 def status_body(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
@@ -83,7 +113,24 @@ def _status_response(code: int, reason: str, message: str, **details: Any) -> we
 
 
 def _not_found() -> web.Response:
-    return _status_response(404, "NotFound", "the server could not find the requested resource")
+    """The API's 404 (a path under /api, or under /apis of a served group)."""
+    body = status_body(404, "NotFound", "the server could not find the requested resource")
+    return _json_response(404, {**body, "details": {}, "code": 404})
+
+
+def _answers_any_method(parts: list[str]) -> bool:
+    """Paths the real server answers as a GET whatever the method: ``/``, ``/apis``,
+    ``/apis/GROUP``, the OpenAPI documents and the health probes (handlers registered
+    for every method)."""
+    return (parts == [""] or parts[0] == "openapi" or "/" + parts[0] in _HEALTH
+            or (parts[0] == "apis" and len(parts) <= 2))
+
+
+def _page_not_found() -> web.Response:
+    """Go's mux answer for a path no handler owns: a non-API path, or one under /apis of
+    a group nobody serves (plain text, as the real server says it)."""
+    return web.Response(status=404, text="404 page not found\n", content_type="text/plain",
+                        charset="utf-8")
 
 
 def _media_type(content_type: str | None) -> str | None:
@@ -142,6 +189,29 @@ async def _answer(server: Any, request: ApiRequest) -> Any:
     return await asyncio.shield(server.handle(request))
 
 
+#: a ``%`` that does not start an escape: Go's URL parser refuses it
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _query(request: web.BaseRequest) -> dict[str, str]:
+    """The query parameters as the real server reads them (Go's ``url.ParseQuery``; the
+    first value of a repeated one wins, like ``url.Values.Get``)."""
+    target = request.raw_path  # as sent, query included
+    query: dict[str, str] = {}
+    if "%" not in target and ";" not in target:  # yarl reads these as Go does
+        for key, value in request.query.items():
+            query.setdefault(key, value)
+        return query
+    # Go drops a pair with a malformed escape or a ";" where yarl keeps it as text
+    for pair in target.partition("?")[2].split("&"):
+        if not pair or ";" in pair or _BAD_ESCAPE.search(pair):
+            continue
+        key, _, value = pair.partition("=")
+        query.setdefault(urllib.parse.unquote_plus(key, errors="replace"),
+                         urllib.parse.unquote_plus(value, errors="replace"))
+    return query
+
+
 def _is_public(path: str) -> bool:
     """Health probes (and their sub-checks) and /version need no token."""
     return path in _PUBLIC or path.startswith(("/healthz/", "/readyz/", "/livez/"))
@@ -198,15 +268,32 @@ class FakeApiHttpServer:
     ``async with FakeApiHttpServer(server) as http: ...`` or ``await start()`` /
     ``await stop()``. The store's own lifecycle (``server.start()``/``stop()``) stays
     with the caller. ``token``: when set, every request but health probes and
-    ``/version`` must carry ``Authorization: Bearer <token>``.
+    ``/version`` must carry ``Authorization: Bearer <token>`` (the admin) or a token the
+    fake issued through TokenRequest (that ServiceAccount, authorised by RBAC); without
+    it, a request with no token or another one is the admin.
+
+    Timeouts, in seconds (``wire.py``; 0 turns one off), read as each connection or
+    body starts, so they may be changed while serving: ``read_header_timeout`` for a
+    request's headers, ``idle_timeout`` between requests on a keep-alive connection
+    (the real server's 32 and 90), and ``body_timeout`` for reading a request's body
+    (60, the real server's request timeout; it has no body timeout of its own).
     """
 
     def __init__(self, server: Any, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None) -> None:
+                 token: str | None = None, *,
+                 read_header_timeout: float = wire.READ_HEADER_TIMEOUT,
+                 idle_timeout: float = wire.IDLE_TIMEOUT,
+                 body_timeout: float = wire.BODY_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.server = server
         self.host = host
         self.port = port
         self.token = token
+        #: serve HTTPS with this context (``certificates.server_ssl_context``)
+        self.ssl_context = ssl_context
+        self.read_header_timeout = read_header_timeout
+        self.idle_timeout = idle_timeout
+        self.body_timeout = body_timeout
         self.max_request_bytes = int(
             getattr(server, "max_request_bytes", None) or DEFAULT_MAX_REQUEST_BYTES
         )
@@ -223,7 +310,7 @@ class FakeApiHttpServer:
     @property
     def url(self) -> str:
         if self._url is None:
-            raise RuntimeError("the HTTP server is not started: call `await start()` first")
+            raise UsageError("the HTTP server is not started: call `await start()` first")
         return self._url
 
     async def start(self) -> str:
@@ -231,10 +318,12 @@ class FakeApiHttpServer:
         if self._runner is not None:
             return self.url
         # aiohttp's low-level server: every path goes to _dispatch, so an Application's
-        # router and middleware chain would only cost time (4% of a request). Access logs
-        # cost ~20% of a GET and tests do not read them. handler_cancellation: a client
+        # router and middleware chain would only cost time. Access logs cost a good part
+        # of a GET and tests do not read them. handler_cancellation: a client
         # that drops an idle watch cancels its handler, which closes the store's watch
-        # right away instead of at the next event (store calls are shielded).
+        # right away instead of at the next event (store calls are shielded). Request
+        # bodies are taken as sent, not decompressed: the real server ignores a
+        # request's Content-Encoding.
         max_bytes = self.max_request_bytes
         loop = asyncio.get_running_loop()
 
@@ -243,8 +332,9 @@ class FakeApiHttpServer:
             return web.BaseRequest(message, payload, protocol, writer, task, loop,
                                    client_max_size=max_bytes)
 
-        handler = web.Server(self._dispatch, request_factory=request_factory,
-                             handler_cancellation=True, access_log=None)
+        handler = wire.HttpServer(self._dispatch, timeouts=self, request_factory=request_factory,
+                                  handler_cancellation=True, access_log=None,
+                                  auto_decompress=False)
         runner = web.ServerRunner(handler, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -256,12 +346,13 @@ class FakeApiHttpServer:
             sock.close()
             await runner.cleanup()
             raise
-        site = web.SockSite(runner, sock)
+        site = web.SockSite(runner, sock, ssl_context=self.ssl_context)
         await site.start()
         self._runner = runner
         port = sock.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
-        self._url = f"http://{host}:{port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        self._url = f"{scheme}://{host}:{port}"
         self.port = port
         return self._url
 
@@ -284,47 +375,143 @@ class FakeApiHttpServer:
     # -- request handling ---------------------------------------------------------
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        connection = request.protocol
+        if isinstance(connection, wire.Connection):
+            connection.request_started()
         try:
-            if self.token is not None and not _is_public(request.path):
-                denied = self._check_token(request)
-                if denied is not None:
-                    return denied
-            return await self._route(request)
+            target = request.raw_path  # as sent, query included
+            if "%" in target and _BAD_ESCAPE.search(target.partition("?")[0]):
+                return wire.BAD_REQUEST.response()  # net/http cannot parse the target
+            identity = self._identify(request)
+            if isinstance(identity, web.Response):
+                return identity
+            if "Impersonate-User" in request.headers or "Impersonate-Group" in request.headers:
+                identity = self._impersonate(request, identity)
+                if isinstance(identity, web.Response):
+                    return identity
+            return await self._route(request, identity)
         except (asyncio.CancelledError, ConnectionResetError):
             raise
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:  # aiohttp's own refusals are Status objects too
+            body = status.status_body(exc.status, _REASONS.get(exc.status), exc.reason)
+            return _json_response(exc.status, body)
         except Exception as exc:  # a bug below must cost one request, never the server
-            log.exception("fake apiserver: %s %s failed", request.method, request.path_qs)
+            log.exception("fake apiserver: %s %s failed", request.method, request.path)
             return _status_response(500, "InternalError",
                                     f"Internal error occurred: {type(exc).__name__}: {exc}")
+        finally:
+            if isinstance(connection, wire.Connection):
+                connection.request_finished()
 
-    def _check_token(self, request: web.BaseRequest) -> web.Response | None:
+    def _identify(self, request: web.BaseRequest) -> authn.UserInfo | web.Response | None:
+        """The caller: None for the admin, a ServiceAccount for a token the server
+        issued, or the 401 for a token (or no token) that authenticates nobody."""
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            presented.strip().encode(), self.token.encode()  # type: ignore[union-attr]
-        ):
+        presented = presented.strip() if scheme.lower() == "bearer" else ""
+        if presented and self.token is not None and hmac.compare_digest(
+                presented.encode(), self.token.encode()):
+            return None
+        authenticate = getattr(self.server, "authenticate", None)
+        if presented and authenticate is not None:
+            try:
+                user: authn.UserInfo | None = authenticate(presented)
+            except authn.InvalidToken:
+                return _status_response(401, "Unauthorized", "Unauthorized")
+            if user is not None:
+                return user
+        if self.token is None or _is_public(request.path):
             return None
         return _status_response(401, "Unauthorized", "Unauthorized")
 
-    async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
+    def _impersonate(self, request: web.BaseRequest, caller: authn.UserInfo | None
+                     ) -> authn.UserInfo | web.Response:
+        """The user ``Impersonate-*`` headers ask for (``kubectl --as``), when RBAC lets
+        the caller ``impersonate`` each part of it; else the real server's 400 or 403."""
+        headers = request.headers
+        groups = tuple(headers.getall("Impersonate-Group", ()))
+        name = headers.get("Impersonate-User", "")
+        if not name:
+            asked = " ".join(f"{{Group  {g}  }}" for g in groups)
+            return _status_response(400, "BadRequest",
+                                    f"requested [{asked}] without impersonating a user")
+        uid = headers.get("Impersonate-Uid", "")
+        extra: dict[str, tuple[str, ...]] = {}
+        for header, value in headers.items():
+            if header.lower().startswith("impersonate-extra-"):
+                key = urllib.parse.unquote(header[len("impersonate-extra-"):]).lower()
+                extra[key] = (*extra.get(key, ()), value)
+        user = authn.impersonated_user(name, groups, uid, extra)
+        authorize = getattr(self.server, "authorize", None)
+        if caller is None or caller.is_admin or authorize is None:
+            return user
+        checks: list[rbac.Attributes] = []
+        if name.startswith("system:serviceaccount:") and name.count(":") == 3:
+            _, _, namespace, account = name.split(":")
+            checks.append(rbac.Attributes(caller, "impersonate", True, namespace=namespace,
+                                          resource="serviceaccounts", name=account))
+        else:
+            checks.append(rbac.Attributes(caller, "impersonate", True, resource="users",
+                                          name=name))
+        checks += [rbac.Attributes(caller, "impersonate", True, resource="groups", name=g)
+                   for g in groups]
+        if uid:
+            checks.append(rbac.Attributes(caller, "impersonate", True,
+                                          api_group="authentication.k8s.io",
+                                          resource="uids", name=uid))
+        checks += [rbac.Attributes(caller, "impersonate", True,
+                                   api_group="authentication.k8s.io", resource="userextras",
+                                   subresource=key, name=value)
+                   for key, values in extra.items() for value in values]
+        if all(authorize(attributes).allowed for attributes in checks):
+            return user
+        # refused: a server with constrained impersonation (1.35 on) names the request
+        # and its `impersonate-on:<mode>:<verb>` verb, not the legacy check
+        wanted = rbac.request_attributes(caller, request.method, request.path,
+                                         dict(request.query))
+        mode = "serviceaccount" if checks[0].resource == "serviceaccounts" else "user-info"
+        refusal = rbac.forbidden(
+            attrs.evolve(wanted, verb=f"impersonate-on:{mode}:{wanted.verb}"))
+        return _json_response(refusal.code, refusal.body)
+
+    def _refused_path(self, request: web.BaseRequest, path: str,
+                      identity: authn.UserInfo | None) -> web.Response | None:
+        """The 403 for a caller RBAC does not let ``get`` a non-resource path."""
+        authorize = getattr(self.server, "authorize", None)
+        if identity is None or identity.is_admin or authorize is None:
+            return None
+        attributes = rbac.request_attributes(identity, request.method, path, {})
+        decision = authorize(attributes)
+        if decision.allowed:
+            return None
+        refusal = rbac.forbidden(attributes, decision.reason)
+        return _json_response(refusal.code, refusal.body)
+
+    async def _route(self, request: web.BaseRequest,
+                     identity: authn.UserInfo | None = None) -> web.StreamResponse:
         path = request.path
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/") or "/"
         parts = path.strip("/").split("/") if path != "/" else [""]
+        if parts[0] == "apis" and len(parts) >= 2 and parts[1] not in self._docs.model.groups:
+            # authorised first, as everywhere: a caller RBAC refuses learns nothing more
+            return self._refused_path(request, request.path, identity) or _page_not_found()
         if parts[0] in ("api", "apis") and _is_resource_path(parts):
-            response = await self._resource(request, path)
+            response = await self._resource(request, path, identity)
             labels = request_labels(request.method, parts, request.query,
                                     _media_type(request.headers.get("Content-Type")))
             self.request_counts[(*labels, str(response.status))] += 1
             return response
-        if request.method not in ("GET", "HEAD"):
-            if parts[0] in ("api", "apis") and len(parts) <= 3:
-                return _status_response(405, "MethodNotAllowed",
-                                        f"the server does not allow this method on the "
-                                        f"requested resource ({request.method} {path})")
-            return _not_found()
+        refused = self._refused_path(request, request.path, identity)
+        if refused is not None:
+            return refused
+        if request.method not in ("GET", "HEAD") and not _answers_any_method(parts):
+            if path == "/version" or (parts[0] == "api" and len(parts) <= 2) or (
+                    parts[0] == "apis" and len(parts) == 3):
+                body = status_body(405, "MethodNotAllowed", "the server does not allow this "
+                                   "method on the requested resource")
+                return _json_response(405, {**body, "details": {}, "code": 405})
+            return _not_found() if parts[0] in ("api", "apis") else _page_not_found()
         if path in _HEALTH or (len(parts) > 1 and "/" + parts[0] in _HEALTH):
             return web.Response(text="ok", content_type="text/plain")
         if path == "/version":
@@ -338,7 +525,7 @@ class FakeApiHttpServer:
             return self._openapi(request, parts)
         if path == "/":
             return self._raw(self._docs.get("root", discovery.root_paths))
-        return _not_found()
+        return _page_not_found()
 
     def render_metrics(self) -> str:
         """``apiserver_request_total`` in the Prometheus text format (the real server's
@@ -389,18 +576,13 @@ class FakeApiHttpServer:
                                         lambda m: _resource_list(m, group, version)))
 
     def _openapi(self, request: web.BaseRequest, parts: list[str]) -> web.Response:
-        if parts[1:] == ["v3"]:
-            return self._raw(self._docs.get("v3", openapi.v3_index))
-        if len(parts) >= 4 and parts[1] == "v3":
-            rest = parts[2:]
-            if rest[0] == "api" and len(rest) == 2:
-                group, version = "", rest[1]
-            elif rest[0] == "apis" and len(rest) == 3:
-                group, version = rest[1], rest[2]
-            else:
-                return _not_found()
-            data = self._docs.get(("v3", group, version),
-                                  lambda m: openapi.group_version_document_v3(m, group, version))
+        if parts[1:] == ["v3"]:  # the real server says text/plain of its index
+            return self._raw(self._docs.get("v3", openapi.v3_index), _TEXT)
+        if len(parts) >= 3 and parts[1] == "v3":
+            key = "/".join(parts[2:])
+            data = self._docs.get(("v3", key), lambda m: openapi.document_v3(m, key))
+            if data is None:  # the real server's 404 of an unknown document has no body
+                return web.Response(status=404)
             return self._raw(data)
         if parts[1:] == ["v2"]:
             accepted = [_media_type(r) for r in request.headers.get("Accept", "").split(",")]
@@ -415,48 +597,82 @@ class FakeApiHttpServer:
                 "only the following media types are accepted: application/json, "
                 + openapi.OPENAPI_V2_PROTOBUF,
             )
-        return _not_found()
+        return _page_not_found()
 
     async def _read_body(self, request: web.BaseRequest) -> bytes | web.Response:
-        """The request body, or a 413 when it is over the limit (checked before reading)."""
-        limit = self.max_request_bytes
-
-        def too_large() -> web.Response:
-            refusal = _status_response(
-                413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}"
-            )
-            refusal.force_close()  # do not drain megabytes we are going to refuse
-            return refusal
-
+        """The request body; a 413 when it is over the limit (checked before reading),
+        a 504 when it does not arrive within ``body_timeout``, and the real server's
+        answer when its encoding is broken."""
+        content = request.content
+        if content.is_eof():  # all of it arrived with the headers (most requests)
+            body = content.read_nowait(-1)
+            return body if len(body) <= self.max_request_bytes else self._too_large()
         length = request.content_length
-        if length is not None and length > limit:
-            return too_large()
+        if length is not None and length > self.max_request_bytes:
+            return self._too_large()
+        connection = request.protocol
+        if isinstance(connection, wire.Connection):
+            connection.reading = content
+        try:
+            async with asyncio.timeout(self.body_timeout or None):
+                return await self._read_body_chunks(content)
+        except TimeoutError:
+            return await self._body_timed_out(request)
+        except (HttpProcessingError, web.RequestPayloadError) as exc:
+            return wire.refusal_for(exc).response()
+        finally:
+            if isinstance(connection, wire.Connection):
+                connection.reading = None
+
+    def _too_large(self) -> web.Response:
+        refusal = _status_response(
+            413, "RequestEntityTooLarge",
+            f"Request entity too large: limit is {self.max_request_bytes}")
+        refusal.force_close()  # do not drain megabytes we are going to refuse
+        return refusal
+
+    async def _read_body_chunks(self, content: Any) -> bytes | web.Response:
+        limit = self.max_request_bytes
         chunks: list[bytes] = []
         size = 0
         while True:
-            chunk = await request.content.read(65536)
+            chunk = await content.read(65536)
             if not chunk:
                 break
             size += len(chunk)
             if size > limit:
-                return too_large()
+                return self._too_large()
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _resource(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
+    async def _body_timed_out(self, request: web.BaseRequest) -> web.Response:
+        """504, written at once, and the connection closed: a stalled body is not drained."""
+        log.info("fake apiserver: %s %s: the body did not arrive within %ss",
+                 request.method, request.path, self.body_timeout)
+        answer = _status_response(
+            504, "Timeout", "Timeout: request did not complete within the allotted timeout")
+        answer.force_close()
+        with contextlib.suppress(ConnectionError):
+            await answer.prepare(request)
+            await answer.write_eof()
+        request.protocol.force_close()
+        return answer
+
+    async def _resource(self, request: web.BaseRequest, path: str,
+                        identity: authn.UserInfo | None = None) -> web.StreamResponse:
         body = b""
         if request.can_read_body:
             read = await self._read_body(request)
             if isinstance(read, web.Response):
                 return read
             body = read
-        query: dict[str, str] = {}
-        for key, value in request.query.items():
-            query.setdefault(key, value)  # first value wins, like Go's url.Values.Get
+        query = _query(request)
         content_type = _media_type(request.headers.get("Content-Type"))
         if content_type == protobuf.CONTENT_TYPE and body:
             try:
                 body = orjson.dumps(protobuf.decode(body))
+            except protobuf.MalformedProtobuf as exc:
+                return _status_response(400, "BadRequest", str(exc))
             except protobuf.UnsupportedProtobuf as exc:
                 return _status_response(415, "UnsupportedMediaType", str(exc))
             content_type = _JSON
@@ -468,15 +684,28 @@ class FakeApiHttpServer:
             content_type=content_type,
             # the real server's default field manager is the User-Agent's prefix
             user_agent=request.headers.get("User-Agent"),
+            user=identity.name if identity is not None else "admin",
+            identity=identity,
         )
         response = await _answer(self.server, api_request)
         headers = {k: str(v) for k, v in (response.headers or {}).items()}
         printer = self._table_printer(request, path, query)
+        if printer is None and request.method == "GET" and response.status == 200 and \
+                tables.refuses_accept(request.headers.get("Accept")):
+            aclose = getattr(response.stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            return _status_response(406, "NotAcceptable", tables.NOT_ACCEPTABLE)
+        ask = partial.wanted_partial(request.headers.get("Accept")) \
+            if printer is None and request.method == "GET" and response.status == 200 \
+            else None
         if response.stream is not None:
             events = response.stream
             if printer is not None and response.status == 200:
                 events = printer.events(events)
                 headers["Content-Type"] = printer.content_type
+            elif ask is not None:
+                events = partial.partial_events(events, ask)
             return await self._stream(request, response.status, events, headers)
         if response.body is None:
             return web.Response(status=response.status, headers=headers)
@@ -484,6 +713,10 @@ class FakeApiHttpServer:
             table = printer.table(response.body)
             if table is not None:
                 return _json_response(200, table, headers, printer.content_type)
+        if ask is not None:
+            metadata_only = partial.to_partial(response.body, ask)
+            if metadata_only is not None:
+                return _json_response(200, metadata_only, headers)
         return _json_response(response.status, response.body, headers)
 
     def _table_printer(self, request: web.BaseRequest, path: str,
@@ -508,7 +741,8 @@ class FakeApiHttpServer:
             return None
         clock = getattr(self.server, "clock", None)
         return _TablePrinter(columns, version, query.get("includeObject", "Metadata"),
-                             clock.now if clock is not None else _utcnow)
+                             clock.now if clock is not None else _utcnow,
+                             (info.group, info.kind))
 
     async def _stream(self, request: web.BaseRequest, status: int,
                       events: AsyncIterator[dict[str, Any]],
@@ -564,10 +798,9 @@ class _TablePrinter:
     version: str
     include_object: str
     now: Callable[[], datetime]
-
-    @property
-    def content_type(self) -> str:
-        return f"application/json;as=Table;v={self.version};g=meta.k8s.io"
+    kind: tuple[str, str] = ("", "")
+    #: the real server names the Table only in the body: its media type is plain JSON
+    content_type: str = _JSON
 
     def table(self, body: dict[str, Any], with_columns: bool = True) -> dict[str, Any] | None:
         if body.get("kind") == "Status":
@@ -575,7 +808,7 @@ class _TablePrinter:
         try:
             return tables.to_table(body, self.columns, version=self.version, now=self.now(),
                                    include_object=self.include_object,
-                                   with_columns=with_columns)
+                                   with_columns=with_columns, kind=self.kind)
         except Exception:  # an object we cannot print: the plain answer still works
             log.debug("cannot print %s as a table", body.get("kind"), exc_info=True)
             return None
@@ -583,13 +816,15 @@ class _TablePrinter:
     async def events(
         self, events: AsyncIterator[dict[str, Any]]
     ) -> AsyncIterator[dict[str, Any]]:
+        with_columns = True  # the real server defines the columns in the first Table only
         try:
             async for event in events:
                 obj = event.get("object")
                 if event.get("type") in ("ADDED", "MODIFIED", "DELETED") and isinstance(obj, dict):
-                    table = self.table(obj)
+                    table = self.table(obj, with_columns)
                     if table is not None:
                         event = {**event, "object": table}
+                        with_columns = False
                 yield event
         finally:
             aclose = getattr(events, "aclose", None)
@@ -630,14 +865,19 @@ def _group(model: discovery.DiscoveryModel, group: str) -> dict[str, Any] | None
 
 
 def kubeconfig(
-    url: str, token: str | None = None, context: str = "kubeplan-fake"
+    url: str, token: str | None = None, context: str = "kubeplan-fake",
+    ca_pem: bytes | None = None,
 ) -> dict[str, Any]:
-    """A kubeconfig whose current context points at ``url``."""
+    """A kubeconfig whose current context points at ``url`` (trusting ``ca_pem``, the CA
+    of an HTTPS server, when given)."""
     user: dict[str, Any] = {"token": token} if token else {}
+    cluster: dict[str, Any] = {"server": url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode("ascii")
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": context, "cluster": {"server": url}}],
+        "clusters": [{"name": context, "cluster": cluster}],
         "users": [{"name": context, "user": user}],
         "contexts": [{"name": context,
                       "context": {"cluster": context, "user": context, "namespace": "default"}}],
@@ -647,14 +887,11 @@ def kubeconfig(
 
 
 def write_kubeconfig(path: str | Path, url: str, token: str | None = None,
-                     context: str = "kubeplan-fake") -> Path:
-    """Write a kubeconfig for ``url`` at ``path`` (mode 0600: it may hold a token)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(kubeconfig(url, token, context), sort_keys=False)
-    target.touch(mode=0o600, exist_ok=True)
-    target.write_text(text)
-    return target
+                     context: str = "kubeplan-fake", ca_pem: bytes | None = None) -> Path:
+    """Write a kubeconfig for ``url`` at ``path``, mode 0600 (it may hold a token) even
+    where a more open file stood: the text goes to a private file renamed over it."""
+    text = yaml.safe_dump(kubeconfig(url, token, context, ca_pem), sort_keys=False)
+    return write_private(path, text)
 
 
 # ---------------------------------------------------------------------------
@@ -693,19 +930,19 @@ class ThreadedFakeApiServer:
     @property
     def server(self) -> Any:
         if self._server is None:
-            raise RuntimeError("ThreadedFakeApiServer is not started")
+            raise UsageError("ThreadedFakeApiServer is not started")
         return self._server
 
     @property
     def url(self) -> str:
         if self._http is None:
-            raise RuntimeError("ThreadedFakeApiServer is not started")
+            raise UsageError("ThreadedFakeApiServer is not started")
         return self._http.url
 
     @property
     def kubeconfig_path(self) -> Path:
         if self._kubeconfig_path is None:
-            raise RuntimeError("ThreadedFakeApiServer is not started")
+            raise UsageError("ThreadedFakeApiServer is not started")
         return self._kubeconfig_path
 
     def start(self) -> ThreadedFakeApiServer:
@@ -718,7 +955,7 @@ class ThreadedFakeApiServer:
         if self._error is not None:
             self._thread.join()
             self._thread = None
-            raise RuntimeError("the fake API server failed to start") from self._error
+            raise UsageError("the fake API server failed to start") from self._error
         if self._kubeconfig_path is None:
             import tempfile
 
@@ -740,7 +977,7 @@ class ThreadedFakeApiServer:
     def call(self, fn: Callable[[Any], T | Awaitable[T]], timeout: float = 10.0) -> T:
         """Run ``fn(server)`` on the server's loop and return its (awaited) result."""
         if self._loop is None:
-            raise RuntimeError("ThreadedFakeApiServer is not started")
+            raise UsageError("ThreadedFakeApiServer is not started")
 
         async def run() -> T:
             result = fn(self.server)

@@ -14,10 +14,13 @@ container ports by ``containerPort`` alone while SSA keys them by
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
+
+from kubeplan.testkit.apiserver.builtin_fields import atomic_names, field_node, has_kind
 
 __all__ = [
     "ListRule",
@@ -26,7 +29,7 @@ __all__ = [
     "ssa_list_keys",
 ]
 
-ListType = Literal["map", "set", "atomic"]
+ListType = Literal["map", "set", "atomic", "struct"]
 
 
 @attrs.frozen
@@ -37,6 +40,13 @@ class ListRule:
     ``x-kubernetes-list-map-keys``); ``merge_key``/``smp_merge`` the SMP view
     (``patchMergeKey`` and whether ``patchStrategy`` contains ``merge``);
     ``retain_keys`` marks lists whose items accept ``$retainKeys`` (``volumes``).
+
+    For server-side apply of built-in kinds (``ssa_list_keys``) a rule also describes
+    structs and maps: ``atomic`` for an atomic one (``+structType``/``+mapType=atomic``),
+    ``struct`` for a granular one in the Go zero value; ``key_defaults`` holds the schema
+    defaults of a keyed list's keys (``protocol: TCP``), ``items_atomic`` says the items
+    are atomic structs and ``zero`` that the node exists in the Go zero value of its
+    parent (see :mod:`kubeplan.testkit.apiserver.builtin_fields`).
     """
 
     list_type: ListType
@@ -44,6 +54,9 @@ class ListRule:
     merge_key: str | None = None
     smp_merge: bool = False
     retain_keys: bool = False
+    key_defaults: tuple[tuple[str, Any], ...] = ()
+    items_atomic: bool = False
+    zero: bool = False
 
 
 def _keyed(key: str, *ssa_keys: str, retain_keys: bool = False) -> ListRule:
@@ -140,13 +153,58 @@ def list_merge_key(group: str, kind: str, path: tuple[str, ...]) -> str | None:
     return rule.merge_key if rule is not None else None
 
 
-def ssa_list_keys(group: str, kind: str) -> Callable[[tuple[str, ...]], ListRule | None]:
+def ssa_list_keys(
+    group: str, kind: str, version: str = "v1"
+) -> Callable[[tuple[str, ...]], ListRule | None]:
     """A ``list_keys`` callable for :func:`kubeplan.testkit.apiserver.ssa.apply`.
 
-    It returns the :class:`ListRule` of a list path (or None for atomic lists).
+    It returns the :class:`ListRule` of a path: for kinds in the upstream schema table
+    (``builtin_fields``) what that schema says of lists, atomic structs and maps and the
+    zero value; else the list rule of the table above (None: atomic list).
     """
+    if not has_kind(group, kind, version):
 
-    def keys(path: tuple[str, ...]) -> ListRule | None:
-        return list_rule(group, kind, path)
+        def keys(path: tuple[str, ...]) -> ListRule | None:
+            return list_rule(group, kind, path)
 
-    return keys
+        return keys
+    return _SchemaKeys(group, kind, version)
+
+
+class _SchemaKeys:
+    """``ssa_list_keys`` of a kind in the schema table. ``atomic_names`` tells apply
+    which field names can be atomic structs or maps at all (it asks about no other
+    struct or map)."""
+
+    __slots__ = ("atomic_names", "group", "kind", "version")
+
+    def __init__(self, group: str, kind: str, version: str) -> None:
+        self.group = group
+        self.kind = kind
+        self.version = version
+        self.atomic_names = atomic_names()
+
+    def __call__(self, path: tuple[str, ...]) -> ListRule | None:
+        return _schema_rule(self.group, self.kind, self.version, path)
+
+
+@functools.lru_cache(maxsize=8192)
+def _schema_rule(group: str, kind: str, version: str, path: tuple[str, ...]) -> ListRule | None:
+    node = field_node(group, kind, path, version)
+    if node is None:
+        return None
+    if node.shape == "list":
+        if node.list_type == "map":
+            return ListRule("map", node.keys, merge_key=node.keys[0] if node.keys else None,
+                            key_defaults=node.key_defaults, items_atomic=node.items_atomic,
+                            zero=node.zero)
+        if node.list_type == "set":
+            return ListRule("set", zero=node.zero)
+        return _ATOMIC_ZERO if node.zero else None
+    if node.atomic:
+        return _ATOMIC_ZERO if node.zero else _ATOMIC
+    return _STRUCT_ZERO if node.zero else None
+
+
+_ATOMIC_ZERO = ListRule("atomic", zero=True)
+_STRUCT_ZERO = ListRule("struct", zero=True)

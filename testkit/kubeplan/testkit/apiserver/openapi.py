@@ -1,4 +1,8 @@
-"""OpenAPI documents, as much of them as kubectl needs.
+"""OpenAPI documents: upstream's for the built-in groups, derived ones for custom resources.
+
+The built-in groups' documents are the real kube-apiserver's (``openapi_builtin.py``,
+cut to the resources the fake serves): ``kubectl explain deployment.spec`` reads
+upstream's schemas and descriptions, and a client-side validator sees the real ones.
 
 Why serve OpenAPI at all: ``kubectl apply`` validates by default (``--validate=strict``)
 and aborts with "failed to download openapi" when it cannot decide whether the server
@@ -8,17 +12,23 @@ document, and looking for a PATCH operation tagged with the object's
 (cli-runtime ``query_param_verifier_v3.go``). When it finds one it sends
 ``fieldValidation=Strict`` and leaves validation to the server.
 
-Deliberate choices:
+Custom resources' documents are derived here, as the real server derives them from
+each CRD version:
 
-* PATCH operations do **not** advertise ``application/strategic-merge-patch+json`` in
-  their request body. kubectl then computes client-side apply patches from its
-  compiled-in types (strategic merge for built-ins) and uses JSON merge patch for
-  custom resources - exactly what it sends to a real server - instead of trusting our
-  permissive built-in schemas for patch strategies.
-* Custom resources get their CRD version's ``openAPIV3Schema`` (so ``kubectl explain``
-  works on them); built-ins get a permissive object schema.
-* ``/openapi/v2`` is served as JSON only. kubectl asks for it as protobuf and gets 406,
-  which it tolerates (it only needs v2 when v3 is missing).
+* their schema is the CRD version's ``openAPIV3Schema`` (so ``kubectl explain`` works on
+  them), with upstream's ``ObjectMeta`` and what it reaches;
+* PATCH operations do **not** advertise ``application/strategic-merge-patch+json``
+  (custom resources take none, so kubectl sends JSON merge patches, as to a real server);
+* in ``/openapi/v2`` the schema is made v2-safe as the real server makes it (no
+  junctors; nullable nodes and nodes keeping unknown fields lose what kubectl 1.27's
+  schema reader trips on), with upstream's type meta, and the List is defined beside it.
+
+``/openapi/v2`` is served as JSON (upstream's document for the built-ins, plus the custom
+resources) and, for kubectl up to 1.28 (which reads its schemas only from there, as
+protobuf: ``explain --output=plaintext-openapiv2``, client-side validation, ``apply``'s
+patch metadata of custom resources), as the same document in gnostic's protobuf encoding
+(``openapi_proto.py``), definitions and vendor extensions included. Both are built on
+first request and cached until the served resources change.
 """
 
 from __future__ import annotations
@@ -29,42 +39,15 @@ from typing import Any
 
 import orjson
 
-from kubeplan.testkit.apiserver.discovery import SERVER_GIT_VERSION, DiscoveryModel
+from kubeplan.testkit.apiserver import openapi_builtin, openapi_proto
+from kubeplan.testkit.apiserver.discovery import (
+    SERVER_MAJOR,
+    SERVER_MINOR,
+    DiscoveryModel,
+)
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 STATUS = "io.k8s.apimachinery.pkg.apis.meta.v1.Status"
-
-_OBJECT_META_SCHEMA: dict[str, Any] = {
-    "description": "Standard object metadata.",
-    "type": "object",
-    "properties": {
-        "name": {"type": "string"},
-        "generateName": {"type": "string"},
-        "namespace": {"type": "string"},
-        "uid": {"type": "string"},
-        "resourceVersion": {"type": "string"},
-        "generation": {"type": "integer", "format": "int64"},
-        "creationTimestamp": {"type": "string", "format": "date-time"},
-        "deletionTimestamp": {"type": "string", "format": "date-time"},
-        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-        "finalizers": {"type": "array", "items": {"type": "string"}},
-        "ownerReferences": {
-            "type": "array",
-            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-        },
-        "managedFields": {
-            "type": "array",
-            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-        },
-    },
-}
-
-_STATUS_SCHEMA: dict[str, Any] = {
-    "description": "Status is a return value for calls that don't return other objects.",
-    "type": "object",
-    "x-kubernetes-preserve-unknown-fields": True,
-}
 
 _PERMISSIVE: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
@@ -155,6 +138,9 @@ def _resource_paths(info: Any) -> dict[str, tuple[str, list[str]]]:
         scoped: ("Collection", ["list", "post", "deletecollection"]),
         f"{scoped}/{{name}}": ("", ["get", "put", "patch", "delete"]),
     }
+    verbs = tuple(getattr(info, "verbs", None) or ())
+    if verbs == ("create",):  # a review: only its POST exists
+        return {f"{base}/{info.plural}": ("", ["post"])}
     if info.namespaced:
         paths[f"{base}/{info.plural}"] = ("ForAllNamespaces", ["list"])
     for sub in sorted(getattr(info, "subresources", None) or ()):
@@ -167,15 +153,38 @@ _HTTP_METHOD = {"list": "get", "get": "get", "post": "post", "put": "put", "patc
                 "delete": "delete", "deletecollection": "delete"}
 
 
+def _served(model: DiscoveryModel) -> openapi_builtin.Served:
+    """What the model serves of the built-in groups."""
+    builtin = openapi_builtin.builtin_keys()
+    return openapi_builtin.served_of(
+        info for versions in model.groups.values() for gv in versions
+        if gv_path(gv.group, gv.version) in builtin for info in gv.resources)
+
+
+def document_v3(model: DiscoveryModel, key: str) -> dict[str, Any] | None:
+    """``GET /openapi/v3/<key>``: a built-in document, or a custom group-version's."""
+    if key in openapi_builtin.builtin_keys():
+        if key not in openapi_builtin.v3_keys(_served(model)):
+            return None
+        return openapi_builtin.v3_document(key, _served(model))
+    parts = key.split("/")
+    if parts[0] == "apis" and len(parts) == 3:
+        return group_version_document_v3(model, parts[1], parts[2])
+    return None
+
+
 def group_version_document_v3(
     model: DiscoveryModel, group: str, version: str
 ) -> dict[str, Any] | None:
     """``GET /openapi/v3/api/v1`` or ``/openapi/v3/apis/{group}/{version}``."""
+    key = gv_path(group, version)
+    if key in openapi_builtin.builtin_keys():
+        return document_v3(model, key)
     gv = model.group_version(group, version)
     if gv is None:
         return None
     prefix = "#/components/schemas/"
-    schemas: dict[str, Any] = {OBJECT_META: _OBJECT_META_SCHEMA, STATUS: _STATUS_SCHEMA}
+    schemas: dict[str, Any] = openapi_builtin.v3_schemas([OBJECT_META, STATUS])
     paths: dict[str, Any] = {}
     for info in gv.resources:
         name = schema_name(info.group, info.version, info.kind)
@@ -193,7 +202,7 @@ def group_version_document_v3(
             paths[template] = item
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": SERVER_GIT_VERSION},
+        "info": {"title": "Kubernetes", "version": f"{SERVER_MAJOR}.{SERVER_MINOR}"},
         "paths": paths,
         "components": {"schemas": schemas},
     }
@@ -210,27 +219,173 @@ def document_hash(doc: dict[str, Any]) -> str:
 
 
 def v3_index(model: DiscoveryModel) -> dict[str, Any]:
-    """``GET /openapi/v3``: one entry per served group-version."""
+    """``GET /openapi/v3``: the discovery documents and one entry per served
+    group-version (and per built-in group), sorted by key as the real server does."""
+    keys = set(openapi_builtin.v3_keys(_served(model)))
+    keys.update(gv_path(group, gv.version) for group, versions in model.groups.items()
+                for gv in versions)
     paths: dict[str, Any] = {}
-    for group, versions in model.groups.items():
-        for gv in versions:
-            doc = group_version_document_v3(model, group, gv.version)
-            key = gv_path(group, gv.version)
-            paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={document_hash(doc or {})}"}
+    for key in sorted(keys):
+        doc = document_v3(model, key)
+        paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={document_hash(doc or {})}"}
     return {"paths": paths}
+
+
+#: keys of a custom resource's schema that the structural schema of the real server keeps
+#: (``anyOf``, ``oneOf``, ``allOf`` and ``not`` too, but the v2 document drops those, and
+#: ``default``, which the real server prunes from every v2 definition)
+_STRUCTURAL_KEYS = frozenset((
+    "type", "description", "title", "example", "externalDocs", "format", "maximum",
+    "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern",
+    "maxItems", "minItems", "uniqueItems", "multipleOf", "enum", "maxProperties",
+    "minProperties", "required", "properties", "items", "additionalProperties",
+    "x-kubernetes-list-map-keys", "x-kubernetes-list-type", "x-kubernetes-map-type",
+    "x-kubernetes-validations",
+))
+#: extensions the structural schema carries only when true
+_TRUE_EXTENSIONS = ("x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource",
+                    "x-kubernetes-int-or-string")
+
+
+def _v2_schema(raw: Any) -> dict[str, Any]:
+    """One node of a custom resource's schema as the real server's ``/openapi/v2`` has it
+    (apiextensions' ``ToStructuralOpenAPIV2``): no junctors, and nothing kubectl 1.27's
+    schema reader would trip on -- a nullable node loses its type, properties and items,
+    a node keeping unknown fields its properties and items (and ``type: object``), an
+    array without items its type, and a nullable property leaves ``required``."""
+    if not isinstance(raw, dict):
+        return {}
+    out = {k: copy.deepcopy(v) for k, v in raw.items() if k in _STRUCTURAL_KEYS}
+    out.update({k: True for k in _TRUE_EXTENSIONS if raw.get(k) is True})
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {k: _v2_schema(v) for k, v in raw["properties"].items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = _v2_schema(raw["items"])
+    if isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = _v2_schema(raw["additionalProperties"])
+    preserve = out.get("x-kubernetes-preserve-unknown-fields") is True
+    if raw.get("nullable") is True or preserve:
+        if raw.get("nullable") is True:
+            out.pop("type", None)
+        out.pop("items", None)
+        out.pop("properties", None)
+    if "items" not in out and out.get("type") == "array":
+        out.pop("type")
+    if preserve and out.get("type") == "object":
+        out.pop("type")
+    nullable = {k for k, v in (raw.get("properties") or {}).items()
+                if isinstance(v, dict) and v.get("nullable") is True}
+    if nullable and isinstance(out.get("required"), list):
+        out["required"] = [k for k in out["required"] if k not in nullable]
+        if not out["required"]:
+            del out["required"]
+    additional = raw.get("additionalProperties")
+    if isinstance(additional, dict) and additional.get("nullable") is True:
+        out.pop("required", None)
+    return _embedded(out)
+
+
+def _type_meta_v2() -> dict[str, Any]:
+    """Upstream's ``apiVersion``, ``kind`` and ``metadata`` properties of a v2 object."""
+    props = openapi_builtin.data()["v2"]["definitions"]["io.k8s.api.apps.v1.Deployment"]
+    return {k: props["properties"][k] for k in ("apiVersion", "kind", "metadata")}
+
+
+_EMBEDDED_DESCRIPTIONS = {
+    "apiVersion": "apiVersion defines the versioned schema of this representation of an "
+                  "object. More info: https://git.k8s.io/community/contributors/devel/"
+                  "sig-architecture/api-conventions.md#resources",
+    "kind": "kind is a string value representing the type of this object. In CamelCase. "
+            "More info: https://git.k8s.io/community/contributors/devel/sig-architecture/"
+            "api-conventions.md#types-kinds",
+}
+
+
+def _embedded(schema: dict[str, Any]) -> dict[str, Any]:
+    """An ``x-kubernetes-embedded-resource`` node gets the object's type meta and metadata
+    (and requires ``kind`` and ``apiVersion``), unless it keeps unknown fields."""
+    if schema.get("x-kubernetes-embedded-resource") is not True or schema.get(
+            "x-kubernetes-preserve-unknown-fields") is True:
+        return schema
+    meta = _type_meta_v2()
+    props = schema.setdefault("properties", {})
+    for key in ("apiVersion", "kind"):
+        props[key] = {**meta[key], "description": _EMBEDDED_DESCRIPTIONS[key]}
+    props["metadata"] = meta["metadata"]
+    required = schema.setdefault("required", [])
+    required.extend(k for k in ("kind", "apiVersion") if k not in required)
+    return schema
+
+
+def resource_schema_v2(info: Any) -> dict[str, Any]:
+    """A custom resource's definition in ``/openapi/v2``, as the real server builds it: a
+    bare object when it has no schema or keeps unknown fields at its root, else its
+    schema made v2-safe with upstream's type meta and metadata."""
+    raw = getattr(info, "schema", None)
+    if not isinstance(raw, dict) or not raw or raw.get(
+            "x-kubernetes-preserve-unknown-fields") is True or getattr(
+            info, "preserve_unknown_fields", False):
+        schema: dict[str, Any] = {"type": "object"}
+    else:
+        schema = _v2_schema(raw)
+        schema.setdefault("properties", {}).update(_type_meta_v2())
+    schema["x-kubernetes-group-version-kind"] = [_gvk(info)]
+    out: dict[str, Any] = _sorted(schema)
+    return out
+
+
+def _list_schema_v2(info: Any, name: str) -> dict[str, Any]:
+    meta = _type_meta_v2()
+    list_kind = getattr(info, "list_kind", "") or info.kind + "List"
+    list_meta = {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
+                 # sic: the real server's (PartialObjectMetadataList's) anchor
+                 "description": "Standard list metadata. More info: https://git.k8s.io/"
+                                "community/contributors/devel/sig-architecture/"
+                                "api-conventions.md#types-kinds"}
+    out: dict[str, Any] = _sorted({
+        "description": f"{list_kind} is a list of {info.kind}",
+        "properties": {
+            "apiVersion": meta["apiVersion"],
+            "items": {"description": f"List of {info.plural}. More info: "
+                                     "https://git.k8s.io/community/contributors/devel/"
+                                     "sig-architecture/api-conventions.md",
+                      "items": {"$ref": f"#/definitions/{name}"}, "type": "array"},
+            "kind": meta["kind"],
+            "metadata": list_meta,
+        },
+        "required": ["items"],
+        "type": "object",
+        "x-kubernetes-group-version-kind": [{**_gvk(info), "kind": list_kind}],
+    })
+    return out
+
+
+def _sorted(value: Any) -> Any:
+    """Keys sorted throughout, as the real server writes its JSON."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def v2_document(model: DiscoveryModel) -> dict[str, Any]:
     """``GET /openapi/v2`` (JSON): every resource's schema under ``definitions``."""
     prefix = "#/definitions/"
-    definitions: dict[str, Any] = {OBJECT_META: _OBJECT_META_SCHEMA, STATUS: _STATUS_SCHEMA}
-    paths: dict[str, Any] = {}
+    builtin = openapi_builtin.builtin_keys()
+    document = openapi_builtin.v2_document(_served(model))
+    definitions: dict[str, Any] = document["definitions"]
+    paths: dict[str, Any] = document["paths"]
     for versions in model.groups.values():
         for gv in versions:
+            if gv_path(gv.group, gv.version) in builtin:
+                continue
             for info in gv.resources:
                 name = schema_name(info.group, info.version, info.kind)
-                schema = resource_schema(info, prefix)
-                definitions[name] = schema
+                definitions[name] = resource_schema_v2(info)
+                list_kind = getattr(info, "list_kind", "") or info.kind + "List"
+                list_name = schema_name(info.group, info.version, list_kind)
+                definitions[list_name] = _list_schema_v2(info, name)
                 for template, (suffix, actions) in _resource_paths(info).items():
                     item: dict[str, Any] = {}
                     for action in actions:
@@ -246,82 +401,23 @@ def v2_document(model: DiscoveryModel) -> dict[str, Any]:
                             "x-kubernetes-group-version-kind": _gvk(info),
                         }
                     paths[template] = item
-    return {
-        "swagger": "2.0",
-        "info": {"title": "Kubernetes", "version": SERVER_GIT_VERSION},
-        "paths": paths,
-        "definitions": definitions,
-    }
+    return {**document, "paths": paths, "definitions": dict(sorted(definitions.items()))}
 
 
 # ---------------------------------------------------------------------------
 # /openapi/v2 as protobuf (gnostic openapi_v2.Document), for kubectl <= 1.28
-#
-# kubectl 1.27 builds its validator from /openapi/v2 only, and asks for it as protobuf
-# (client-go proto.Unmarshal, no JSON fallback). The Python protobuf runtime is not a
-# dependency, and the part kubectl reads is tiny - the PATCH operation of each path
-# with its x-kubernetes-group-version-kind extension and query parameter names - so
-# the few messages are encoded by hand below. Field numbers are those of gnostic's
-# openapiv2/OpenAPIv2.proto. ``definitions`` are left out: kubectl then takes patch
-# strategies from its compiled-in types, and validation is the server's (the
-# fieldValidation parameter is advertised).
 
 OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 #: what the real server answers with ('@' is not valid in a Content-Type for Go's mime)
 OPENAPI_V2_PROTOBUF_RESPONSE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes | str) -> bytes:
-    """A length-delimited field (wire type 2): strings and embedded messages."""
-    data = payload.encode() if isinstance(payload, str) else payload
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
-def _gvk_yaml(info: Any) -> str:
-    return f"group: {info.group!r}\nkind: {info.kind}\nversion: {info.version}\n"
-
-
-def _operation_pb(info: Any, action: str, op_id: str) -> bytes:
-    out = _field(5, op_id)  # Operation.operation_id
-    for name in _QUERY_PARAMS[action]:
-        query = _field(2, "query") + _field(4, name) + _field(6, "string")
-        non_body = _field(3, query)  # NonBodyParameter.query_parameter_sub_schema
-        parameter = _field(2, non_body)  # Parameter.non_body_parameter
-        out += _field(8, _field(1, parameter))  # Operation.parameters[].parameter
-    for key, value in (("x-kubernetes-action", f"{action}\n"),
-                       ("x-kubernetes-group-version-kind", _gvk_yaml(info))):
-        any_value = _field(2, value)  # Any.yaml
-        out += _field(13, _field(1, key) + _field(2, any_value))  # vendor_extension
-    return out
-
-
-# PathItem field numbers of each HTTP method
-_PATH_ITEM_FIELD = {"get": 2, "put": 3, "post": 4, "delete": 5, "patch": 8}
-
-
 def v2_protobuf(model: DiscoveryModel) -> bytes:
-    """``GET /openapi/v2`` as protobuf: paths and operations, no definitions."""
-    paths = b""
-    for versions in model.groups.values():
-        for gv in versions:
-            for info in gv.resources:
-                for template, (suffix, actions) in _resource_paths(info).items():
-                    item = b""
-                    for action in actions:
-                        op = _operation_pb(info, action, f"{action}{info.kind}{suffix}")
-                        item += _field(_PATH_ITEM_FIELD[_HTTP_METHOD[action]], op)
-                    paths += _field(2, _field(1, template) + _field(2, item))  # Paths.path
-    info_msg = _field(1, "Kubernetes") + _field(2, SERVER_GIT_VERSION)
-    return _field(1, "2.0") + _field(2, info_msg) + _field(8, paths)
+    """``GET /openapi/v2`` as protobuf: the JSON endpoint's document, whole (paths,
+    definitions, parameters, security), in gnostic's encoding (``openapi_proto.py``)."""
+    return openapi_proto.encode_document(v2_document(model), _V2_PROTOBUF_CACHE)
+
+
+#: the encoded paths and definitions of the last protobuf built: the built-in ones are
+#: the same objects each time, so a new custom resource re-encodes only its own
+_V2_PROTOBUF_CACHE: openapi_proto.Cache = {}

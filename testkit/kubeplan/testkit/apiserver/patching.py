@@ -8,9 +8,9 @@ with, so the store can build the ``kind: Status`` body:
   of operation objects -> 400 BadRequest; an operation that cannot be applied (a
   ``test`` that fails, a path that does not exist) -> 422. The real server builds
   that 422 with ``NewGenericServerResponse``: status ``message`` "the server
-  rejected our request due to an error in our request", reason ``Invalid`` and the
-  error text below in ``details.causes[0].message`` (type
-  ``UnexpectedServerResponse``) -- :attr:`PatchError.message` holds that text.
+  rejected our request due to an error in our request", reason ``Invalid`` and empty
+  details (not an "unexpected response", so no cause carries the error text that
+  :attr:`PatchError.message` holds).
 * Merge patch (RFC 7386): ``null`` as the whole patch -> 400 ``Invalid JSON Patch``.
 * Strategic merge patch: the mergepatch format errors are 400 or 422 as in
   apiserver's ``interpretStrategicMergePatchError``; every other SMP error (an
@@ -29,6 +29,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from kubeplan.core.errors import KubeplanError
 from kubeplan.testkit.apiserver.codec import JsonT, copy_obj
 from kubeplan.testkit.apiserver.mergekeys import list_rule
 
@@ -43,7 +44,7 @@ __all__ = [
 MAX_JSON_PATCH_OPERATIONS = 10000
 
 
-class PatchError(ValueError):
+class PatchError(KubeplanError, ValueError):
     """A patch that cannot be decoded or applied; ``code`` is the HTTP status."""
 
     def __init__(self, message: str, code: int = 400) -> None:

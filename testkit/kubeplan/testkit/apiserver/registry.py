@@ -10,7 +10,7 @@ when the CRD controller establishes a CRD and removed when the CRD is gone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -47,9 +47,12 @@ class ResourceInfo:
     field_selectors: tuple[str, ...] = BASE_FIELDS
     """Fields a ``fieldSelector`` may name (400 for any other)."""
     storage_version: str = ""
-    """For custom resources: the version objects are stored as (shared by all versions)."""
+    """The version objects are stored as (shared by all versions): custom resources, and
+    built-ins served in several versions (converted by ``autoscaling``)."""
     preserve_unknown_fields: bool = False
     crd_name: str = ""
+    conversion: dict[str, Any] | None = attrs.field(default=None, eq=False, hash=False)
+    """For custom resources converted by a webhook: the CRD's ``spec.conversion.webhook``."""
 
     @property
     def api_version(self) -> str:
@@ -59,6 +62,12 @@ class ResourceInfo:
     def group_resource(self) -> str:
         """``plural.group`` (``plural`` for the core group): the storage key of the type."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def converted(self) -> bool:
+        """Whether objects are converted between versions by more than their apiVersion:
+        through the CRD's webhook, or a built-in's conversion functions."""
+        return self.conversion is not None or (not self.custom and bool(self.storage_version))
 
     @property
     def has_status(self) -> bool:
@@ -81,6 +90,8 @@ def _builtin(
     generation: bool = False,
     extra_fields: Iterable[str] = (),
     extra_subresources: Iterable[str] = (),
+    verbs: tuple[str, ...] = ALL_VERBS,
+    storage_version: str = "",
 ) -> ResourceInfo:
     group, _, version = api_version.rpartition("/")
     subs = set(extra_subresources)
@@ -93,12 +104,15 @@ def _builtin(
         plural=plural,
         singular=kind.lower(),
         namespaced=namespaced,
+        verbs=verbs,
         short_names=tuple(short),
         categories=tuple(categories),
         subresources=frozenset(subs),
         list_kind=f"{kind}List",
         generation=generation,
         field_selectors=BASE_FIELDS + tuple(extra_fields),
+        storage_version=storage_version,
+        storage=not storage_version or storage_version == version,
     )
 
 
@@ -127,8 +141,8 @@ _EVENT_FIELDS = (
 )
 
 #: Built-in resources: status subresources and generation as the real server keeps them
-#: (v1.32: workloads, Ingress, NetworkPolicy, PDB and CRDs track generation;
-#: ConfigMap, Secret, Service, Pod, Namespace, PVC, Lease, RBAC and Events do not).
+#: (v1.36: workloads, Pods, Ingress, NetworkPolicy, PDB and CRDs track generation;
+#: ConfigMap, Secret, Service, Namespace, PVC, Lease, RBAC and Events do not).
 BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
     _builtin(
         "v1",
@@ -139,11 +153,15 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         status=True,
         extra_fields=("status.phase",),
         extra_subresources=("finalize",),
+        # the real server serves no DELETE of the namespace collection (405)
+        verbs=tuple(v for v in ALL_VERBS if v != "deletecollection"),
     ),
     _builtin("v1", "ConfigMap", "configmaps", short=("cm",)),
     _builtin("v1", "Secret", "secrets", extra_fields=("type",)),
     _builtin("v1", "Service", "services", short=("svc",), categories=("all",), status=True),
-    _builtin("v1", "ServiceAccount", "serviceaccounts", short=("sa",)),
+    _builtin(
+        "v1", "ServiceAccount", "serviceaccounts", short=("sa",), extra_subresources=("token",)
+    ),
     _builtin(
         "v1",
         "Pod",
@@ -151,7 +169,9 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         short=("po",),
         categories=("all",),
         status=True,
+        generation=True,  # PodObservedGenerationTracking (GA in v1.35)
         extra_fields=_POD_FIELDS,
+        extra_subresources=("eviction",),
     ),
     _builtin("v1", "PersistentVolumeClaim", "persistentvolumeclaims", short=("pvc",), status=True),
     _builtin("v1", "Event", "events", short=("ev",), extra_fields=_EVENT_FIELDS),
@@ -163,6 +183,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         categories=("all",),
         status=True,
         generation=True,
+        extra_subresources=("scale",),
     ),
     _builtin(
         "apps/v1",
@@ -172,6 +193,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         categories=("all",),
         status=True,
         generation=True,
+        extra_subresources=("scale",),
     ),
     _builtin(
         "apps/v1",
@@ -190,6 +212,7 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         categories=("all",),
         status=True,
         generation=True,
+        extra_subresources=("scale",),
         extra_fields=("status.replicas",),
     ),
     _builtin(
@@ -239,6 +262,102 @@ BUILTIN_RESOURCES: tuple[ResourceInfo, ...] = (
         "clusterrolebindings",
         namespaced=False,
     ),
+    # served for the workflows that read or write them; stored as sent (no defaults
+    # or validation of their own yet), generation and status as the real server keeps them
+    _builtin(
+        "v1",
+        "Node",
+        "nodes",
+        namespaced=False,
+        short=("no",),
+        status=True,
+        extra_fields=("spec.unschedulable",),
+    ),
+    _builtin(
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        short=("rc",),
+        categories=("all",),
+        status=True,
+        generation=True,
+        extra_subresources=("scale",),
+        extra_fields=("status.replicas",),
+    ),
+    _builtin("v1", "Endpoints", "endpoints", short=("ep",)),
+    _builtin("v1", "ResourceQuota", "resourcequotas", short=("quota",), status=True),
+    _builtin("v1", "LimitRange", "limitranges", short=("limits",)),
+    _builtin(
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        namespaced=False,
+        short=("pv",),
+        status=True,
+    ),
+    _builtin("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", generation=True),
+    # stored as v2; v1 converted to and from it (``autoscaling``)
+    *(
+        _builtin(
+            f"autoscaling/{version}",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            short=("hpa",),
+            categories=("all",),
+            status=True,
+            storage_version="v2",
+        )
+        for version in ("v2", "v1")
+    ),
+    _builtin(
+        "storage.k8s.io/v1", "StorageClass", "storageclasses", namespaced=False, short=("sc",)
+    ),
+    _builtin(
+        "scheduling.k8s.io/v1",
+        "PriorityClass",
+        "priorityclasses",
+        namespaced=False,
+        short=("pc",),
+        generation=True,
+    ),
+    _builtin(
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        namespaced=False,
+        categories=("api-extensions",),
+        generation=True,
+    ),
+    _builtin(
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        namespaced=False,
+        categories=("api-extensions",),
+        generation=True,
+    ),
+    # reviews: answered from the request, never stored (create is their only verb)
+    _builtin(
+        "authentication.k8s.io/v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        namespaced=False,
+        verbs=("create",),
+    ),
+    _builtin(
+        "authorization.k8s.io/v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        namespaced=False,
+        verbs=("create",),
+    ),
+    _builtin(
+        "authorization.k8s.io/v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        namespaced=False,
+        verbs=("create",),
+    ),
     _builtin(
         "apiextensions.k8s.io/v1",
         "CustomResourceDefinition",
@@ -264,6 +383,8 @@ def resources_for_crd(crd: dict[str, Any]) -> list[ResourceInfo]:
         (v.get("name", "") for v in versions if v.get("storage")),
         versions[0].get("name", "") if versions else "",
     )
+    conversion = spec.get("conversion") or {}
+    webhook = conversion.get("webhook") if conversion.get("strategy") == "Webhook" else None
     infos = []
     for version in versions:
         subresources = version.get("subresources") or {}
@@ -295,6 +416,7 @@ def resources_for_crd(crd: dict[str, Any]) -> list[ResourceInfo]:
                 storage_version=storage_version,
                 preserve_unknown_fields=bool(spec.get("preserveUnknownFields", False)),
                 crd_name=(crd.get("metadata") or {}).get("name", ""),
+                conversion=webhook if isinstance(webhook, dict) else None,
             )
         )
     return infos
@@ -308,6 +430,9 @@ class Registry:
         self._crd_resources: dict[str, list[ResourceInfo]] = {}
         self._terminating: set[str] = set()
         self.generation = 0
+        #: called with the resources a CRD stops serving as they were (the CRD deleted,
+        #: or served anew after a change of its spec): the API server drops their storage
+        self.on_drop: list[Callable[[list[ResourceInfo]], None]] = []
         # (group, kind) -> first served resource, for the generation it was built in
         self._by_group_kind: tuple[int, dict[tuple[str, str], ResourceInfo]] = (-1, {})
         for info in builtins:
@@ -371,6 +496,9 @@ class Registry:
         infos = self._crd_resources.pop(name, [])
         for info in infos:
             self._by_gvr.pop((info.group, info.version, info.plural), None)
+        if infos:
+            for listener in self.on_drop:
+                listener(infos)
         return infos
 
     def crd_registered(self, name: str) -> bool:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
-__all__ = ["ApiRequest", "ApiResponse", "RequestRecord"]
+from kubeplan.testkit.apiserver.authn import UserInfo
+
+__all__ = ["ApiRequest", "ApiResponse", "RequestHandler", "RequestRecord"]
 
 
 def _frozen_mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -33,6 +35,9 @@ class ApiRequest:
     user: str = "admin"
     user_agent: str | None = None
     """The client's User-Agent: its prefix before ``/`` is the default field manager."""
+    identity: UserInfo | None = None
+    """Who sends it, when not the all-powerful admin: a caller outside ``system:masters``
+    is authorised by the RBAC objects stored in the server (``rbac.py``)."""
 
 
 @attrs.frozen
@@ -60,3 +65,11 @@ class RequestRecord:
     namespace: str | None = None
     name: str | None = None
     subresource: str | None = None
+
+
+class RequestHandler(Protocol):
+    """What a face sends its requests to: ``FakeApiServer`` (its ``handle``)."""
+
+    async def handle(self, request: ApiRequest) -> ApiResponse:
+        """Answer one request; a client's mistake is a ``kind: Status`` response."""
+        ...

@@ -12,6 +12,9 @@ mapped onto apimachinery ``field.Error``), e.g.::
 ``Cause.message`` is the error body (everything after ``<field>: ``), as in the
 real Status; the store prefixes fields when it aggregates the top-level message.
 
+Patterns run on RE2 as the real server's do (``regex.py``: linear time, Go's errors),
+and a CRD whose pattern does not compile is refused.
+
 Not implemented: CEL (``x-kubernetes-validations``), ``format``, ``oneOf``/``anyOf``/
 ``allOf``/``not``, ``x-kubernetes-list-type`` uniqueness checks, metadata
 validation beyond what the schema declares.
@@ -22,11 +25,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
+from kubeplan.testkit.apiserver import regex
 from kubeplan.testkit.apiserver.codec import copy_obj
 from kubeplan.testkit.apiserver.mergekeys import ListRule
 from kubeplan.testkit.apiserver.selectors import is_dns1123_subdomain
@@ -38,6 +43,8 @@ __all__ = [
     "schema_list_keys",
     "validate",
     "validate_crd",
+    "validate_crd_stored_versions",
+    "validate_status",
 ]
 
 
@@ -156,6 +163,22 @@ def validate(obj: Any, schema: Mapping[str, Any], path: str = "") -> list[Cause]
     return causes
 
 
+def validate_status(obj: Any, schema: Mapping[str, Any]) -> list[Cause]:
+    """Validate a status write: only ``status``, against its own schema, as the real
+    status validator does (fields under ``status``, messages naming the field from
+    there: ``selector in body ...``)."""
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    status_schema = properties.get("status") if isinstance(properties, Mapping) else None
+    if not isinstance(obj, Mapping) or not isinstance(status_schema, Mapping):
+        return []
+    if "status" not in obj:
+        return []
+    causes: list[Cause] = []
+    _validate(obj["status"], status_schema, "", causes)
+    return [attrs.evolve(c, field="status" + (f".{c.field}" if c.field else ""))
+            for c in causes]
+
+
 def _validate(
     value: Any, schema: Mapping[str, Any], path: str, out: list[Cause], *, root: bool = False
 ) -> None:
@@ -233,11 +256,10 @@ def _validate_string(
         )
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
-        try:
-            matched = re.search(pattern, value) is not None
-        except re.error:
-            matched = True  # the CRD itself would have been rejected upstream
-        if not matched:
+        # RE2, as the real server (linear time: a pattern cannot stall the event loop).
+        # A pattern RE2 refuses never gets here: the CRD write refused it.
+        compiled = regex.compile_pattern(pattern)
+        if compiled is not None and not regex.search(compiled, value):
             out.append(_invalid(path, value, f"{name} in body should match '{pattern}'"))
 
 
@@ -436,7 +458,9 @@ def schema_list_keys(schema: Mapping[str, Any]) -> Callable[[tuple[str, ...]], L
     """A ``list_keys`` callable for SSA from a CRD schema's list-type markers.
 
     ``x-kubernetes-list-type: map`` -> keyed by ``x-kubernetes-list-map-keys``;
-    ``set`` -> set; anything else (and unknown paths) -> atomic (None).
+    ``set`` -> set; anything else (and unknown paths) -> atomic (None). An object with
+    ``x-kubernetes-map-type: atomic`` is an atomic struct or map; a list key's
+    ``default`` keys an item that lacks it.
     """
 
     def keys(path: tuple[str, ...]) -> ListRule | None:
@@ -449,12 +473,33 @@ def schema_list_keys(schema: Mapping[str, Any]) -> Callable[[tuple[str, ...]], L
             list_type = node.get("x-kubernetes-list-type")
             if list_type == "map":
                 map_keys = tuple(node.get("x-kubernetes-list-map-keys") or ())
-                return ListRule("map", map_keys, merge_key=map_keys[0] if map_keys else None)
+                return ListRule("map", map_keys, merge_key=map_keys[0] if map_keys else None,
+                                key_defaults=_key_defaults(node, map_keys))
             if list_type == "set":
                 return ListRule("set")
+        if (isinstance(node, Mapping) and node.get("type") == "object"
+                and node.get("x-kubernetes-map-type") == "atomic"):
+            return _ATOMIC_MAP  # owned, merged and compared whole
         return None
 
     return keys
+
+
+_ATOMIC_MAP = ListRule("atomic")
+
+
+def _key_defaults(node: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """The schema defaults of a keyed list's keys (an item lacking one is keyed by it)."""
+    items = node.get("items")
+    properties = items.get("properties") if isinstance(items, Mapping) else None
+    if not isinstance(properties, Mapping):
+        return ()
+    out: list[tuple[str, Any]] = []
+    for key in keys:
+        prop = properties.get(key)
+        if isinstance(prop, Mapping) and "default" in prop:
+            out.append((key, prop["default"]))
+    return tuple(out)
 
 
 def _descend(node: Any, name: str) -> Any:
@@ -521,6 +566,103 @@ def validate_crd(crd: Mapping[str, Any]) -> list[Cause]:
 
     out.extend(_validate_names(names))
     out.extend(_validate_versions(spec.get("versions")))
+    out.extend(_validate_conversion(spec.get("conversion")))
+    return out
+
+
+def validate_crd_stored_versions(crd: Mapping[str, Any]) -> list[Cause]:
+    """``ValidateCustomResourceDefinitionStoredVersions`` of a CRD as it would be
+    stored: at least one stored version, the storage version among them, and none
+    that left ``spec.versions``."""
+    where = "status.storedVersions"
+    spec = crd.get("spec")
+    versions = spec.get("versions") if isinstance(spec, Mapping) else None
+    status = crd.get("status")
+    stored = status.get("storedVersions") if isinstance(status, Mapping) else None
+    stored = [str(v) for v in stored] if isinstance(stored, list) else []
+    if not stored:
+        return [_invalid(where, None, "must have at least one stored version")]
+    out: list[Cause] = []
+    left = {name: i for i, name in enumerate(stored)}
+    for version in versions if isinstance(versions, list) else ():
+        if not isinstance(version, Mapping):
+            continue
+        name = str(version.get("name") or "")
+        if version.get("storage") is True and name not in left:
+            out.append(_invalid(where, stored, f"must have the storage version {name}"))
+        left.pop(name, None)
+    for name, i in left.items():
+        out.append(_invalid(
+            f"{where}[{i}]", name,
+            f"missing from spec.versions; {name} was previously a storage version, and must "
+            f"remain in spec.versions until a storage migration ensures no data remains "
+            f"persisted in {name} and removes {name} from status.storedVersions"))
+    return out
+
+
+def _validate_conversion(conversion: Any) -> list[Cause]:
+    """``validateCustomResourceConversion``: the strategy, and a Webhook's client config
+    and review versions (field paths are the internal type's, as the real server's)."""
+    if not isinstance(conversion, Mapping):
+        return []
+    out: list[Cause] = []
+    path = "spec.conversion"
+    strategy = conversion.get("strategy")
+    if strategy not in ("None", "Webhook"):
+        out.append(_not_supported(f"{path}.strategy", strategy or "", ["None", "Webhook"]))
+    webhook = conversion.get("webhook")
+    webhook = webhook if isinstance(webhook, Mapping) else {}
+    client = webhook.get("clientConfig")
+    versions = webhook.get("conversionReviewVersions")
+    if strategy != "Webhook":
+        if client is not None:
+            out.append(Cause("FieldValueForbidden", "Forbidden: should not be set when strategy "
+                             "is not set to Webhook", f"{path}.webhookClientConfig"))
+        if versions:
+            out.append(Cause("FieldValueForbidden", "Forbidden: should not be set when strategy "
+                             "is not set to Webhook", f"{path}.conversionReviewVersions"))
+        return out
+    where = f"{path}.webhookClientConfig"
+    if not isinstance(client, Mapping):
+        out.append(_required(where, "required when strategy is set to Webhook"))
+    elif (client.get("url") is None) == (client.get("service") is None):
+        out.append(_required(where, "exactly one of url or service is required"))
+    elif client.get("url") is not None:
+        out.extend(_webhook_url_causes(f"{where}.url", str(client["url"])))
+    else:
+        service = client["service"] if isinstance(client["service"], Mapping) else {}
+        # upstream passes the service's name and namespace to ValidateWebhookService in
+        # each other's place: an empty name is reported as the namespace, and the reverse
+        for key, reported in (("name", "namespace"), ("namespace", "name")):
+            if not service.get(key):
+                out.append(_required(f"{where}.service.{reported}"))
+        spath = service.get("path")
+        if spath is not None and not str(spath).startswith("/"):
+            out.append(_invalid(f"{where}.service.path", spath, "must start with a '/'"))
+    if not isinstance(versions, list) or not versions:
+        out.append(_required(f"{path}.conversionReviewVersions"))
+    elif not {"v1", "v1beta1"} & set(versions):
+        out.append(_invalid(f"{path}.conversionReviewVersions", versions,
+                            "must include at least one of v1, v1beta1"))
+    return out
+
+
+def _webhook_url_causes(where: str, url: str) -> list[Cause]:
+    form = "; desired format: https://host[/path]"
+    parts = urllib.parse.urlsplit(url)
+    out: list[Cause] = []
+    if parts.scheme != "https":
+        out.append(_invalid(where, parts.scheme, "'https' is the only allowed URL scheme" + form))
+    if not parts.hostname:
+        out.append(_invalid(where, parts.netloc.rpartition("@")[2],
+                            "host must be specified" + form))
+    if "@" in parts.netloc:
+        out.append(_invalid(where, parts.netloc.rpartition("@")[0],
+                            "user information is not permitted in the URL"))
+    if parts.fragment:
+        out.append(_invalid(where, parts.fragment, "fragments are not permitted in the URL"))
+    if parts.query:
+        out.append(_invalid(where, parts.query, "query parameters are not permitted in the URL"))
     return out
 
 
@@ -562,11 +704,10 @@ def _validate_names(names: Mapping[str, Any]) -> list[Cause]:
 
 def _validate_versions(versions: Any) -> list[Cause]:
     out: list[Cause] = []
-    if not isinstance(versions, list) or not versions:
-        out.append(_required("spec.versions", "must have exactly one version marked as storage"))
-        return out
+    if not isinstance(versions, list):
+        versions = []
     storage = sum(1 for v in versions if isinstance(v, Mapping) and v.get("storage") is True)
-    if storage != 1:
+    if storage != 1:  # none at all is the same refusal
         out.append(
             _invalid(
                 "spec.versions",
@@ -574,6 +715,8 @@ def _validate_versions(versions: Any) -> list[Cause]:
                 "must have exactly one version marked as storage version",
             )
         )
+    if not versions:
+        return out
     seen: set[str] = set()
     for i, version in enumerate(versions):
         base = f"spec.versions[{i}]"
@@ -589,9 +732,6 @@ def _validate_versions(versions: Any) -> list[Cause]:
             if vname in seen:
                 out.append(_duplicate(f"{base}.name", vname))
             seen.add(vname)
-        for flag in ("served", "storage"):
-            if flag not in version:
-                out.append(_required(f"{base}.{flag}"))
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
         spath = f"{base}.schema.openAPIV3Schema"
         if schema is None:
@@ -605,4 +745,51 @@ def _validate_versions(versions: Any) -> list[Cause]:
             out.append(_required(f"{spath}.type", "must not be empty at the root"))
         elif root_type != "object":
             out.append(_invalid(f"{spath}.type", root_type, "must be object at the root"))
+    out.extend(_validate_patterns(versions))
     return out
+
+
+def _validate_patterns(versions: list[Any]) -> list[Cause]:
+    """Every schema ``pattern`` must compile as Go's ``regexp`` (RE2) compiles it.
+
+    The real server names the field under ``spec.validation`` when every version has
+    the same schema (its internal form keeps one schema then), else under the version.
+    """
+    schemas = [
+        (v.get("schema") or {}).get("openAPIV3Schema") if isinstance(v, Mapping) else None
+        for v in versions
+    ]
+    out: list[Cause] = []
+    if all(s == schemas[0] for s in schemas[1:]):
+        _check_patterns(schemas[0], "spec.validation.openAPIV3Schema", out)
+        return out
+    for i, node in enumerate(schemas):
+        _check_patterns(node, f"spec.versions[{i}].schema.openAPIV3Schema", out)
+    return out
+
+
+def _check_patterns(node: Any, path: str, out: list[Cause]) -> None:
+    if not isinstance(node, Mapping):
+        return
+    pattern = node.get("pattern")
+    if isinstance(pattern, str):
+        error = regex.pattern_error(pattern)
+        if error is not None:
+            out.append(
+                _invalid(
+                    f"{path}.pattern",
+                    pattern,
+                    f"must be a valid regular expression, but isn't: {error}",
+                )
+            )
+    properties = node.get("properties")
+    if isinstance(properties, Mapping):
+        for key in sorted(properties):
+            _check_patterns(properties[key], f"{path}.properties[{key}]", out)
+    for key in ("items", "additionalProperties", "not"):
+        _check_patterns(node.get(key), f"{path}.{key}", out)
+    for key in ("allOf", "anyOf", "oneOf"):
+        branches = node.get(key)
+        if isinstance(branches, list):
+            for i, branch in enumerate(branches):
+                _check_patterns(branch, f"{path}.{key}[{i}]", out)

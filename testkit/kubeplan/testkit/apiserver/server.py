@@ -13,18 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 import attrs
 
-from kubeplan.testkit.apiserver import status
+from kubeplan.core.errors import UsageError
+from kubeplan.testkit.apiserver import authn, eviction, rbac, reviews, scale, status, tokens
+from kubeplan.testkit.apiserver.admission import AdmissionWebhooks
 from kubeplan.testkit.apiserver.clock import Clock, SystemClock
 from kubeplan.testkit.apiserver.codec import copy_obj, decode_object
-from kubeplan.testkit.apiserver.controllers import CONTROLLERS, ControllerManager
+from kubeplan.testkit.apiserver.controllers import DEFAULT_CONTROLLERS, ControllerManager
+from kubeplan.testkit.apiserver.conversion import ConversionWebhooks
 from kubeplan.testkit.apiserver.dispatch import (
     CURRENT_RV,
     Route,
+    check_get_rv,
+    list_items,
     list_objects,
     parse_bool,
     parse_route,
@@ -35,7 +40,7 @@ from kubeplan.testkit.apiserver.faults import Fault, FaultInjector
 from kubeplan.testkit.apiserver.inproc import InProcessClient
 from kubeplan.testkit.apiserver.registry import Registry, ResourceInfo
 from kubeplan.testkit.apiserver.request import ApiRequest, ApiResponse, RequestRecord
-from kubeplan.testkit.apiserver.store import Obj, Store
+from kubeplan.testkit.apiserver.store import DEFAULT_LOG_BYTES, Obj, Store
 from kubeplan.testkit.apiserver.watch import WatchSpec, watch_events
 from kubeplan.testkit.apiserver.writes import (
     Target,
@@ -53,6 +58,11 @@ _BODY_TYPES = ("application/json", "application/yaml")
 _INITIAL_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
+def _as_is(obj: Obj, info: ResourceInfo) -> Obj:
+    """Objects already presented (a deletecollection's answers)."""
+    return obj
+
+
 def _media_type(content_type: str | None) -> str | None:
     if content_type is None:
         return None
@@ -62,10 +72,18 @@ def _media_type(content_type: str | None) -> str | None:
 class FakeApiServer:
     """An in-memory Kubernetes API server with the real server's semantics.
 
-    ``controllers``: ``True`` (all), ``False`` (none) or a set of names from
-    ``{"garbagecollector", "namespace", "crd"}``. ``bookmark_interval`` is the clock
-    time between watch bookmarks (60 s upstream). ``seed`` makes generated names and
-    uids reproducible.
+    ``controllers``: ``True`` (the default ones: ``"garbagecollector"``, ``"namespace"``,
+    ``"crd"``), ``False`` (none) or a set of names from those and the opt-in
+    ``"serviceaccount"`` and ``"rootca"`` (a namespace's ``default`` ServiceAccount and
+    ``kube-root-ca.crt`` ConfigMap, as a real cluster's controllers make them; opt-in
+    because most tests expect a namespace to hold only what they wrote), ``"kubelet"``
+    (pods bound, started and made Ready; ``kubelet.py``) and ``"workloads"``
+    (ReplicaSets, Deployments and StatefulSets make their pods and report their status;
+    ``workloads.py``); ``CONTROLLERS`` in ``controllers.py`` names every one.
+    ``bookmark_interval`` is the clock time between watch bookmarks (60 s upstream).
+    ``seed`` makes generated names and uids reproducible. The event log (watch
+    resumption, 410 beyond it) keeps at most ``event_log_size`` changes and
+    ``event_log_bytes`` of their objects.
     """
 
     def __init__(
@@ -73,6 +91,7 @@ class FakeApiServer:
         *,
         clock: Clock | None = None,
         event_log_size: int = 10_000,
+        event_log_bytes: int = DEFAULT_LOG_BYTES,
         controllers: bool | set[str] | frozenset[str] = True,
         max_object_bytes: int = 1_572_864,
         max_request_bytes: int = 3 * 1024 * 1024,
@@ -82,26 +101,36 @@ class FakeApiServer:
         seed: int | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
-        self.store = Store(event_log_size)
+        self.store = Store(event_log_size, event_log_bytes, monotonic=self.clock.monotonic)
         self.registry = Registry()
+        builtins = frozenset(info.group_resource for info in self.registry.resources())
+        watch_cache = self.store.watch_cache  # the built-ins' list before any write
+        watch_cache.is_custom = lambda gr: gr not in builtins
+        self.registry.on_drop.append(
+            lambda infos: watch_cache.forget(info.group_resource for info in infos))
         self.faults = FaultInjector()
         self.requests: list[RequestRecord] = []
         self.request_log_size = request_log_size
+        #: called with every request's record as it is logged (the testkit's progress
+        #: guard counts them); an observer must not raise or await
+        self.request_observers: list[Callable[[RequestRecord], None]] = []
         self.max_request_bytes = max_request_bytes
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
         self._rng = random.Random(seed)
+        #: the key TokenRequest tokens are signed with and verified by (``authn.py``)
+        self.token_key = authn.new_key(seed)
         self.writer = Writer(
             self.store, self.registry, self.clock, rng=self._rng, max_object_bytes=max_object_bytes
         )
         enabled: Iterable[str]
         if controllers is True:
-            enabled = CONTROLLERS
+            enabled = DEFAULT_CONTROLLERS
         elif controllers is False:
             enabled = ()
         else:
             enabled = controllers
-        self.controllers = ControllerManager(self, enabled)
+        self.controllers = ControllerManager(self.store, self.registry, self.writer, enabled)
         self._closing = asyncio.Event()
         self._stopped = False
         ns_info = self.registry.lookup("", "v1", "namespaces")
@@ -150,7 +179,7 @@ class FakeApiServer:
                     return
             else:
                 quiet = 0
-        raise RuntimeError("the emulated controllers did not settle (a write loop?)")
+        raise UsageError("the emulated controllers did not settle (a write loop?)")
 
     def client(self) -> InProcessClient:
         """A ``KubeClient`` that calls ``handle`` directly (no sockets), one attempt per
@@ -165,6 +194,18 @@ class FakeApiServer:
 
     def add_fault(self, fault: Fault) -> Fault:
         return self.faults.add(fault)
+
+    @property
+    def conversion_webhooks(self) -> ConversionWebhooks:
+        """Where CRDs converted by a webhook send their reviews: ``route(service=...,
+        to=...)`` maps a Service the fake cannot reach (see ``apiserver.conversion``)."""
+        return self.writer.webhooks
+
+    @property
+    def admission_webhooks(self) -> AdmissionWebhooks:
+        """The admission chain of the stored webhook configurations: ``route(service=...,
+        to=...)`` maps a Service the fake cannot reach (see ``apiserver.admission``)."""
+        return self.writer.admission
 
     @property
     def resource_version(self) -> int:
@@ -182,6 +223,21 @@ class FakeApiServer:
         obj = self.store.get(info.group_resource, namespace or "", name)
         return None if obj is None else self.writer.present(obj, info)
 
+    # --- identities --------------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> authn.UserInfo | None:
+        """The ServiceAccount a token this server issued authenticates; None for a token
+        it did not issue; ``authn.InvalidToken`` for one that no longer authenticates."""
+        def account_uid(namespace: str, name: str) -> str | None:
+            account = self.store.get("serviceaccounts", namespace, name)
+            return None if account is None else str(account["metadata"].get("uid", ""))
+
+        return authn.authenticate_token(token, self.token_key, self.clock.now(), account_uid)
+
+    def authorize(self, attributes: rbac.Attributes) -> rbac.Decision:
+        """The RBAC decision on a request, by the RBAC objects stored now."""
+        return rbac.authorize(self.store, attributes)
+
     # --- the entry point ----------------------------------------------------------------------
 
     async def handle(self, request: ApiRequest) -> ApiResponse:
@@ -192,6 +248,11 @@ class FakeApiServer:
             return response
         # the caller owns the answer (it may change it): never hand out stored dicts
         return attrs.evolve(response, body=copy_obj(response.body))
+
+    def handle_is_stock(self) -> bool:
+        """Whether ``handle`` is this class's own (no subclass, wrapper or spy replaced
+        it): only then may a face call ``handle_shared`` instead."""
+        return type(self).handle is FakeApiServer.handle and "handle" not in vars(self)
 
     def handle_shared(self, request: ApiRequest) -> ApiResponse | Awaitable[ApiResponse]:
         """``handle`` for a face that only serialises the answer (HTTP).
@@ -215,8 +276,21 @@ class FakeApiServer:
                 raise status.too_large(
                     f"Request entity too large: limit is {self.max_request_bytes}"
                 )
+            identity = request.identity
+            if identity is not None and not identity.is_admin:  # authorised before routing
+                attributes = rbac.request_attributes(
+                    identity, request.method, request.path, request.query)
+                decision = rbac.authorize(self.store, attributes)
+                if not decision.allowed:
+                    raise rbac.forbidden(attributes, decision.reason)
             route = parse_route(self.registry, request.method, request.path, request.query)
             verb = route.verb
+            # a custom resource's storage (and its watch cache) is made by its first
+            # request; a watch that made it finds the cache initialising
+            made = self.store.watch_cache.serve(route.target.info.group_resource,
+                                                self.store.rv)
+            if made and verb == "watch":
+                raise status.too_many_requests(1, "storage is (re)initializing")
             if self.controllers.enabled and not self.controllers.running and not self._stopped:
                 self.start()
             target = route.target
@@ -273,21 +347,22 @@ class FakeApiServer:
         if name is None and request.method == "POST" and response.status == 201 and response.body:
             # a create names its object in the body; the audit log records that name too
             name = (response.body.get("metadata") or {}).get("name")
-        self.requests.append(
-            RequestRecord(
-                method=request.method,
-                path=request.path,
-                query=dict(request.query),
-                status=response.status,
-                verb=verb,
-                time=self.clock.now(),
-                user=request.user,
-                resource=target.info.plural if target else "",
-                namespace=(target.namespace or None) if target else None,
-                name=name,
-                subresource=target.subresource if target else None,
-            )
+        record = RequestRecord(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            status=response.status,
+            verb=verb,
+            time=self.clock.now(),
+            user=request.user,
+            resource=target.info.plural if target else "",
+            namespace=(target.namespace or None) if target else None,
+            name=name,
+            subresource=target.subresource if target else None,
         )
+        self.requests.append(record)
+        for observe in self.request_observers:
+            observe(record)
         if len(self.requests) > 2 * self.request_log_size:
             del self.requests[: len(self.requests) - self.request_log_size]
 
@@ -338,6 +413,7 @@ class FakeApiServer:
             field_validation=validation,
             force=force,
             manager_given=bool(query.get("fieldManager")),
+            user=request.identity,
         )
 
     def _decode_body(self, request: ApiRequest) -> Any:
@@ -354,10 +430,7 @@ class FakeApiServer:
     def _result(self, result: WriteResult) -> ApiResponse:
         headers = {}
         if result.warnings:
-            headers["Warning"] = ", ".join(
-                '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"'
-                for w in result.warnings
-            )
+            headers["Warning"] = status.warning_header(result.warnings)
         return ApiResponse(result.code, result.body, headers)
 
     def _dispatch(
@@ -368,26 +441,32 @@ class FakeApiServer:
         verb = route.verb
         target = route.target
         info = target.info
+        if target.subresource == "scale":
+            return self._scale(route, request)
+        if target.subresource == "eviction":
+            return self._result(eviction.evict(self.writer, target, self._decode_body(request)))
+        if target.subresource == "token":
+            opts = self._write_options(request, "CreateOptions")
+            body = self._decode_body(request)
+            return self._result(
+                tokens.request_token(self.writer, target, body, opts, self.token_key))
+        if (info.group, info.plural) in reviews.REVIEWS:
+            opts = self._write_options(request, "CreateOptions")
+            body = self._decode_body(request)
+            identity = request.identity or attrs.evolve(authn.ADMIN, name=request.user)
+            return self._result(
+                reviews.review(self.writer, info, body, identity, opts, self.authorize))
         if verb == "get":
             assert target.name is not None
+            check_get_rv(self.store, request.query)
             obj = self.store.get(info.group_resource, target.namespace, target.name)
             if obj is None:
                 raise status.not_found(info.plural, info.group, target.name)
-            rv_text = request.query.get("resourceVersion") or ""
-            if rv_text and rv_text != "0" and rv_text.isdigit() and int(rv_text) > self.store.rv:
-                raise status.timeout(
-                    f"Too large resource version: {rv_text}, current: {self.store.rv}",
-                    causes=[
-                        {
-                            "reason": "ResourceVersionTooLarge",
-                            "message": "Too large resource version",
-                        }
-                    ],
-                )
             return ApiResponse(200, self.writer.view(obj, info))
         if verb == "list":
             return ApiResponse(
-                200, list_objects(self.store, route, request.query, self.writer.view)
+                200, list_objects(self.store, route, request.query, self.writer.view,
+                                  self.writer.view_all)
             )
         if verb == "watch":
             return self._watch(route, request, watch_fault, shared)
@@ -403,11 +482,25 @@ class FakeApiServer:
                 self.writer.patch(target, request.body, _media_type(request.content_type), opts)
             )
         if verb == "delete":
-            options = parse_delete_options(request.body, request.query)
+            options = attrs.evolve(parse_delete_options(request.body, request.query),
+                                   user=request.identity)
             return self._result(self.writer.delete(target, options))
         if verb == "deletecollection":
             return self._delete_collection(route, request)
         raise status.method_not_supported(info.plural, info.group, verb)
+
+    def _scale(self, route: Route, request: ApiRequest) -> ApiResponse:
+        target = route.target
+        if route.verb == "get":
+            check_get_rv(self.store, request.query)
+            return ApiResponse(200, scale.get_scale(self.writer, target))
+        if route.verb == "update":
+            opts = self._write_options(request, "UpdateOptions")
+            body = self._decode_body(request)
+            return self._result(scale.update_scale(self.writer, target, body, opts))
+        opts = self._write_options(request, "PatchOptions")
+        media = _media_type(request.content_type)
+        return self._result(scale.patch_scale(self.writer, target, request.body, media, opts))
 
     def _watch(
         self, route: Route, request: ApiRequest, fault: Fault | None, shared: bool
@@ -443,6 +536,7 @@ class FakeApiServer:
         label, field = parse_selectors(info, request.query)
         namespace = None if route.all_namespaces or not info.namespaced else route.target.namespace
         items = []
+        warnings: dict[str, None] = {}  # each warning once, as the real server's recorder
         for obj in self.store.objects(info.group_resource, namespace):
             meta = obj["metadata"]
             if label is not None and not label.matches(meta.get("labels") or {}):
@@ -458,12 +552,16 @@ class FakeApiServer:
                 raise
             body = result.body
             items.append(body if body.get("kind") != "Status" else self.writer.view(obj, info))
-        return ApiResponse(
-            200,
-            {
-                "kind": info.list_kind,
-                "apiVersion": info.api_version,
-                "metadata": {"resourceVersion": str(self.store.rv)},
-                "items": items,
-            },
+            warnings.update(dict.fromkeys(result.warnings))
+        return self._result(
+            WriteResult(
+                200,
+                {
+                    "kind": info.list_kind,
+                    "apiVersion": info.api_version,
+                    "metadata": {"resourceVersion": str(self.store.rv)},
+                    "items": list_items(items, info, _as_is),
+                },
+                tuple(warnings),
+            )
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kubeplan.core.errors import KubeplanError
+
 __all__ = [
     "StatusError",
     "already_exists",
@@ -30,7 +32,15 @@ __all__ = [
     "too_large",
     "too_many_requests",
     "unsupported_media_type",
+    "warning_header",
 ]
+
+
+def warning_header(warnings: Iterable[str]) -> str:
+    """The ``Warning`` header of an answer: each text as a ``299 - "..."`` value, quoted."""
+    return ", ".join(
+        '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in warnings
+    )
 
 
 def qualified_resource(plural: str, group: str) -> str:
@@ -60,7 +70,7 @@ def status_body(
     return body
 
 
-class StatusError(Exception):
+class StatusError(KubeplanError):
     """A request that fails with a ``kind: Status`` body (raised, caught by the dispatcher)."""
 
     def __init__(self, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
@@ -134,13 +144,28 @@ STALE_OBJECT = (
 
 
 def apply_conflict(
-    plural: str, group: str, name: str, message: str, conflicts: Iterable[tuple[str, str]]
+    plural: str,
+    group: str,
+    name: str,
+    message: str,
+    conflicts: Iterable[tuple[str, str]],
+    causes: Iterable[Mapping[str, str]] | None = None,
 ) -> StatusError:
-    """409 Conflict from server-side apply, one ``FieldManagerConflict`` cause per field."""
-    details = _details(name, group, plural)
+    """409 Conflict from server-side apply, one ``FieldManagerConflict`` cause per field.
+
+    ``causes``: the apply's own (their messages name the manager as the real server
+    prints it, ``"gamma" using v1`` for an Update manager); else built from ``conflicts``.
+    The details hold the causes alone, as apimachinery's ``NewApplyConflict`` writes
+    them: no name, group or kind (``plural``, ``group`` and ``name`` are not used).
+    """
+    details: dict[str, Any] = {}
+    pairs = (
+        [(str(cause.get("message", "")), str(cause.get("field", ""))) for cause in causes]
+        if causes is not None
+        else [(f'conflict with "{manager}"', path) for manager, path in conflicts]
+    )
     details["causes"] = [
-        {"type": "FieldManagerConflict", "message": f'conflict with "{manager}"', "field": path}
-        for manager, path in conflicts
+        {"reason": "FieldManagerConflict", "message": text, "field": path} for text, path in pairs
     ]
     return StatusError(status_body(409, "Conflict", message, details))
 
@@ -159,16 +184,22 @@ def invalid(
 ) -> StatusError:
     """422 Invalid: ``Widget.example.com "w1" is invalid: <aggregated causes>``.
 
-    Causes are ``{"type", "message", "field"}``; the summary joins them the way
+    Causes are ``{"reason", "message", "field"}``; the summary joins them the way
     apimachinery's ``ToAggregate`` does (one: as is; several: ``[a, b]``).
     """
     cause_list = [dict(c) for c in causes]
     rendered = [_render_cause(c) for c in cause_list]
     summary = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
     qualified_kind = f"{kind}.{group}" if group else kind
-    details: dict[str, Any] = {"name": name, "kind": kind}
+    # StatusDetails' fields are omitempty: an object without a name (yet), the
+    # ListOptions of a refused list, a patch's result (no kind either) name nothing
+    details: dict[str, Any] = {}
+    if name:
+        details["name"] = name
     if group:
-        details = {"name": name, "group": group, "kind": kind}
+        details["group"] = group
+    if kind:
+        details["kind"] = kind
     details["causes"] = cause_list
     return StatusError(
         status_body(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {summary}', details)
@@ -177,7 +208,15 @@ def invalid(
 
 def cause(type_: str, field: str, message: str) -> dict[str, str]:
     """One ``StatusCause``; ``message`` is the full field error text after the field."""
-    return {"type": type_, "message": message, "field": field}
+    return {"reason": type_, "message": message, "field": field}
+
+
+def patch_refused() -> StatusError:
+    """422 for a patch the server could not apply (a JSON patch ``test`` that failed):
+    the patch handler's ``NewGenericServerResponse(422, ..., isUnexpectedResponse=false)``,
+    generic wording and empty details (the reason itself is not sent)."""
+    return StatusError(status_body(
+        422, "Invalid", "the server rejected our request due to an error in our request", {}))
 
 
 def bad_request(message: str) -> StatusError:

@@ -11,17 +11,27 @@ it commits whole objects and records what changed. Three rules make it faithful:
 * the event log keeps the last ``log_size`` changes with the previous state of each
   object, which serves watches from any retained RV and reconstructs exact list
   snapshots at an older RV (for consistent ``continue`` pages); anything older is
-  "compacted" and answers 410 Expired.
+  "compacted" and answers 410 Expired. The log is also bounded in bytes
+  (``log_bytes``, the encoded size of the objects its entries hold, as the writer
+  measured them), so large objects cannot make it hold gigabytes.
+
+What a watch may start from is narrower: each resource's watch cache window
+(``watch_cache``, see ``watchcache.py``), which the store feeds with every commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
+import orjson
+
+from kubeplan.core.errors import InvalidArgument
+from kubeplan.testkit.apiserver.watchcache import WatchCache
 
 __all__ = ["LogEntry", "ObjectKey", "Store"]
 
@@ -42,6 +52,8 @@ class LogEntry:
     name: str
     obj: Obj
     prev: Obj | None
+    size: int = 0
+    """Roughly the bytes this entry keeps alive (the encoded size of its object)."""
 
 
 def _owner_uids(obj: Obj | None) -> set[str]:
@@ -51,13 +63,29 @@ def _owner_uids(obj: Obj | None) -> set[str]:
     return {ref.get("uid", "") for ref in refs if isinstance(ref, dict) and ref.get("uid")}
 
 
+#: the event log's default byte budget
+DEFAULT_LOG_BYTES = 256 * 1024 * 1024
+
+
 class Store:
     """Objects by type, namespace and name; a global RV; an event log with retention."""
 
-    def __init__(self, log_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        log_size: int = 10_000,
+        log_bytes: int = DEFAULT_LOG_BYTES,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if log_size < 1:
-            raise ValueError("the event log must keep at least one event")
+            raise InvalidArgument("the event log must keep at least one event")
+        if log_bytes < 1:
+            raise InvalidArgument("the event log's byte budget must be positive")
         self.log_size = log_size
+        self.log_bytes = log_bytes
+        """The byte budget of the event log (the newest change is kept whatever its size)."""
+        self.retained_bytes = 0
+        """The sizes of the retained changes, added up."""
         self.rv = 0
         self._types: dict[str, dict[tuple[str, str], Obj]] = {}
         self._by_uid: dict[str, ObjectKey] = {}
@@ -65,11 +93,15 @@ class Store:
         self._log: list[LogEntry] = []
         self._log_rvs: list[int] = []
         self._start = 0  # logical start of the retained log (physically trimmed lazily)
+        self._dropped_bytes = 0  # sizes of the changes before _start, still in _log
         self.compacted_rv = 0
         """Every change with an RV <= this is gone from the log."""
         self._changed: asyncio.Event | None = None  # made when asked for
         self._waiters: list[asyncio.Future[None]] = []
         self._listeners: list[Callable[[LogEntry], None]] = []
+        self._monotonic = monotonic
+        self.watch_cache = WatchCache()
+        """The watch caches' windows, fed with every commit (time from ``monotonic``)."""
 
     # --- reads ----------------------------------------------------------------------
 
@@ -157,6 +189,9 @@ class Store:
         """Forget all but the newest ``keep`` changes (a test hook to provoke 410)."""
         drop = max(0, self.retained - keep)
         if drop:
+            gone = sum(e.size for e in self._log[self._start : self._start + drop])
+            self.retained_bytes -= gone
+            self._dropped_bytes += gone
             self._start += drop
             self.compacted_rv = self._log_rvs[self._start - 1]
         if keep <= 0:
@@ -164,10 +199,17 @@ class Store:
         self._trim()
 
     def _trim(self) -> None:
-        if self._start > 1024 or self._start > self.log_size:
+        """Physically drop the forgotten changes, now and then (a list's head is costly to
+        delete one by one), and soon when they hold much memory."""
+        if (
+            self._start > 1024
+            or self._start > self.log_size
+            or self._dropped_bytes > self.log_bytes // 8
+        ):
             del self._log[: self._start]
             del self._log_rvs[: self._start]
             self._start = 0
+            self._dropped_bytes = 0
 
     @property
     def changed(self) -> asyncio.Event:
@@ -189,10 +231,12 @@ class Store:
 
     # --- writes ---------------------------------------------------------------------
 
-    def put(self, group_resource: str, obj: Obj) -> Obj:
+    def put(self, group_resource: str, obj: Obj, size: int | None = None) -> Obj:
         """Commit a new or changed object; stamps and returns it with the next RV.
 
         ``obj`` becomes owned by the store: the caller must not touch it afterwards.
+        ``size``: its encoded size when the caller measured it already (else measured
+        here), for the event log's byte budget.
         """
         meta = obj["metadata"]
         namespace = meta.get("namespace") or ""
@@ -212,9 +256,18 @@ class Store:
         if uid:
             self._by_uid[uid] = full_key
         self._reindex_owners(full_key, prev, obj)
+        if size is None:
+            size = len(orjson.dumps(obj))
         self._record(
             LogEntry(
-                self.rv, "MODIFIED" if prev else "ADDED", group_resource, namespace, name, obj, prev
+                self.rv,
+                "MODIFIED" if prev else "ADDED",
+                group_resource,
+                namespace,
+                name,
+                obj,
+                prev,
+                size,
             )
         )
         return obj
@@ -234,7 +287,11 @@ class Store:
         if uid and self._by_uid.get(uid) == full_key:
             del self._by_uid[uid]
         self._reindex_owners(full_key, prev, None)
-        self._record(LogEntry(self.rv, "DELETED", group_resource, namespace, name, last, prev))
+        # the entry keeps the last state alive (``last`` shares its parts)
+        size = len(orjson.dumps(prev))
+        self._record(
+            LogEntry(self.rv, "DELETED", group_resource, namespace, name, last, prev, size)
+        )
         return last
 
     def _reindex_owners(self, key: ObjectKey, old: Obj | None, new: Obj | None) -> None:
@@ -252,10 +309,19 @@ class Store:
     def _record(self, entry: LogEntry) -> None:
         self._log.append(entry)
         self._log_rvs.append(entry.rv)
-        if self.retained > self.log_size:
-            self._start += 1
+        self.retained_bytes += entry.size
+        if self.retained > self.log_size or self.retained_bytes > self.log_bytes:
+            # forget the oldest changes until both bounds hold (keeping the newest)
+            while self.retained > 1 and (
+                self.retained > self.log_size or self.retained_bytes > self.log_bytes
+            ):
+                size = self._log[self._start].size
+                self.retained_bytes -= size
+                self._dropped_bytes += size
+                self._start += 1
             self.compacted_rv = self._log_rvs[self._start - 1]
             self._trim()
+        self.watch_cache.record(entry.group_resource, entry.rv, self._monotonic())
         changed, self._changed = self._changed, None
         if changed is not None:
             changed.set()

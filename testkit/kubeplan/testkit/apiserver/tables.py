@@ -3,73 +3,83 @@
 kubectl asks for lists (and watches) with ``Accept: application/json;as=Table;...`` and
 prints the server's columns: a custom resource's ``additionalPrinterColumns``, a
 ConfigMap's DATA, a Deployment's READY. Without Tables kubectl still works (it falls
-back to NAME/AGE), so this module is a fidelity nicety, and any failure here makes the
-HTTP face answer the plain object instead.
+back to NAME/AGE), so any failure to print makes the HTTP face answer the plain object.
 
 Columns: ``additionalPrinterColumns`` for custom resources (evaluated with the small
-JSONPath subset CRDs use: ``.a.b``, ``[n]``, ``[*]``, ``[?(@.k=="v")]``), a handful of
-built-ins printed like the real server, and NAME/AGE for everything else. Ages use the
-fake's clock, so they agree with ``creationTimestamp`` under a virtual clock too.
+JSONPath subset CRDs use: ``.a.b``, ``[n]``, ``[*]``, ``[?(@.k=="v")]``; an Age column
+when a version has none), the real server's printers for built-ins (``printers.py``), and
+the default convertor's Name/Created At for the rest. Ages use the fake's clock, so they
+agree with ``creationTimestamp`` under a virtual clock too.
+
+Negotiation follows the real server: the answer's media type is plain
+``application/json``, a watch sends the column definitions in its first Table only, and an
+Accept header whose every media range asks for an ``as=`` the server cannot produce is
+refused with 406.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-import attrs
+import orjson
 
+from kubeplan.core.errors import InvalidArgument
+from kubeplan.testkit.apiserver import printers
 from kubeplan.testkit.apiserver.clock import parse_time
+from kubeplan.testkit.apiserver.printers import Column, human_duration
+
+__all__ = ["NOT_ACCEPTABLE", "TABLE_VERSIONS", "Column", "columns_for", "human_duration",
+           "jsonpath", "refuses_accept", "to_table", "wanted_table_version"]
 
 TABLE_VERSIONS = ("v1", "v1beta1")
 
-Cell = Callable[[dict[str, Any], datetime], Any]
+#: the real server's 406 message for an Accept header it cannot answer
+NOT_ACCEPTABLE = ("only the following media types are accepted: application/json, "
+                  "application/yaml, application/vnd.kubernetes.protobuf")
+#: ``as=`` conversions the real server makes and the fake answers with the plain object
+_PLAIN_FALLBACK_AS = ("PartialObjectMetadata", "PartialObjectMetadataList")
+
+
+def _media_ranges(accept: str) -> Iterator[tuple[str, dict[str, str]]]:
+    for media_range in accept.split(","):
+        parts = [p.strip() for p in media_range.split(";")]
+        if parts[0]:
+            yield parts[0].lower(), dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+
+
+def _table_range(media: str, params: dict[str, str]) -> str | None:
+    if media in ("application/json", "*/*") and params.get("as") == "Table" and \
+            params.get("g") == "meta.k8s.io" and params.get("v") in TABLE_VERSIONS:
+        return params["v"]
+    return None
 
 
 def wanted_table_version(accept: str | None) -> str | None:
     """The ``meta.k8s.io`` Table version the Accept header asks for first, if any."""
-    if not accept or "as=Table" not in accept:
+    if not accept or "as=" not in accept:
         return None
-    for media_range in accept.split(","):
-        parts = [p.strip() for p in media_range.split(";")]
-        params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-        if parts[0] == "application/json" and params.get("as") == "Table":
-            if params.get("g") == "meta.k8s.io" and params.get("v") in TABLE_VERSIONS:
-                return params["v"]
-            continue
-        if parts[0] in ("application/json", "*/*"):
+    for media, params in _media_ranges(accept):
+        version = _table_range(media, params)
+        if version is not None:
+            return version
+        if "as" not in params and media in ("application/json", "*/*"):
             return None
     return None
 
 
-def human_duration(seconds: float) -> str:
-    """k8s.io/apimachinery duration.HumanDuration, as kubectl's AGE column shows it."""
-    if seconds < -1:
-        return "<invalid>"
-    s = max(int(seconds), 0)
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = s // 3600
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if hours < 24 * 8:
-        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
-    if days < 365 * 2:
-        return f"{days}d"
-    years = days // 365
-    if years < 8:
-        return f"{years}y{days % 365}d" if days % 365 else f"{years}y"
-    return f"{years}y"
+def refuses_accept(accept: str | None) -> bool:
+    """Whether the real server answers 406: every media range asks for an ``as=`` it cannot
+    convert to (an unknown kind, a Table without a version we print)."""
+    if not accept or "as=" not in accept:
+        return False
+    ranges = list(_media_ranges(accept))
+    return bool(ranges) and all(
+        "as" in params and _table_range(media, params) is None
+        and params["as"] not in _PLAIN_FALLBACK_AS and media != "application/yaml"
+        for media, params in ranges)
 
 
 # ---------------------------------------------------------------------------
@@ -93,7 +103,7 @@ def _tokens(path: str) -> list[tuple[str, str | None]]:
     while pos < len(path):
         match = _TOKEN.match(path, pos)
         if not match:
-            raise ValueError(f"unsupported JSONPath {path!r}")
+            raise InvalidArgument(f"unsupported JSONPath {path!r}")
         field, index, key, value = match.groups()
         if field is not None:
             tokens.append(("field", field))
@@ -140,149 +150,122 @@ def _step(value: Any, kind: str, arg: str) -> Iterator[Any]:
 # columns
 
 
-@attrs.frozen
-class Column:
-    name: str
-    type: str
-    cell: Cell
-    format: str = ""
-    description: str = ""
-    priority: int = 0
-
-    def definition(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "format": self.format,
-                "description": self.description, "priority": self.priority}
-
-
-def _age(obj: dict[str, Any], now: datetime) -> str:
-    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
-    if not stamp:
-        return "<unknown>"
-    return human_duration((now - parse_time(stamp)).total_seconds())
-
-
-NAME = Column("Name", "string", lambda o, _: (o.get("metadata") or {}).get("name", ""),
-              format="name", description="Name must be unique within a namespace.")
-AGE = Column("Age", "string", _age, description="CreationTimestamp is a timestamp "
-             "representing the server time when this object was created.")
-
-
-def _get(obj: dict[str, Any], *path: str, default: Any = None) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return default
-        obj = obj.get(key)  # type: ignore[assignment]
-    return default if obj is None else obj
-
-
-def _count(*fields: str) -> Cell:
-    return lambda o, _: sum(len(o.get(f) or {}) for f in fields)
-
-
-def _pod_ready(o: dict[str, Any], _: datetime) -> str:
-    statuses = _get(o, "status", "containerStatuses", default=[])
-    total = len(_get(o, "spec", "containers", default=[]))
-    return f"{sum(1 for s in statuses if s.get('ready'))}/{total}"
-
-
-def _pod_restarts(o: dict[str, Any], _: datetime) -> int:
-    return sum(int(s.get("restartCount", 0)) for s in _get(o, "status", "containerStatuses",
-                                                            default=[]))
-
-
-def _replicas_ready(o: dict[str, Any], _: datetime) -> str:
-    ready = _get(o, "status", "readyReplicas", default=0)
-    return f"{ready}/{_get(o, 'spec', 'replicas', default=1)}"
-
-
-def _status_field(*path: str, default: Any = 0) -> Cell:
-    return lambda o, _: _get(o, "status", *path, default=default)
-
-
-_BUILTIN_COLUMNS: dict[tuple[str, str], list[Column]] = {
-    ("", "ConfigMap"): [NAME, Column("Data", "integer", _count("data", "binaryData")), AGE],
-    ("", "Secret"): [NAME, Column("Type", "string", lambda o, _: o.get("type", "Opaque")),
-                     Column("Data", "integer", _count("data")), AGE],
-    ("", "Namespace"): [NAME, Column("Status", "string", _status_field("phase", default="")),
-                        AGE],
-    ("", "Pod"): [NAME, Column("Ready", "string", _pod_ready),
-                  Column("Status", "string", _status_field("phase", default="Pending")),
-                  Column("Restarts", "string", _pod_restarts), AGE],
-    ("apps", "Deployment"): [
-        NAME, Column("Ready", "string", _replicas_ready),
-        Column("Up-to-date", "integer", _status_field("updatedReplicas")),
-        Column("Available", "integer", _status_field("availableReplicas")), AGE],
-    ("apps", "StatefulSet"): [NAME, Column("Ready", "string", _replicas_ready), AGE],
-    ("apps", "ReplicaSet"): [
-        NAME, Column("Desired", "integer", lambda o, _: _get(o, "spec", "replicas", default=1)),
-        Column("Current", "integer", _status_field("replicas")),
-        Column("Ready", "integer", _status_field("readyReplicas")), AGE],
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): [
-        NAME, Column("Created At", "date",
-                     lambda o, _: _get(o, "metadata", "creationTimestamp", default=""))],
-}
-
-
-def _printer_cell(path: str, column_type: str) -> Cell:
-    def cell(obj: dict[str, Any], now: datetime) -> Any:
-        values = jsonpath(obj, path)
-        if not values:
-            return None
-        value = values[0] if len(values) == 1 else ",".join(str(v) for v in values)
-        if column_type == "date" and isinstance(value, str):
-            try:
-                return human_duration((now - parse_time(value)).total_seconds())
-            except ValueError:
-                return value
+def _go_text(value: Any) -> str:
+    """A JSON value as Go's fmt prints it (client-go jsonpath's text output)."""
+    if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}" if value != int(value) or abs(value) >= 1e21 else str(int(value))
+    if isinstance(value, dict | list):  # objects and arrays print as compact JSON
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return "<nil>" if value is None else str(value)
+
+
+def _typed_cell(column_type: str, value: Any, now: datetime) -> Any:
+    """apiextensions' cellForJSONValue: the value when it has the column's type, else null."""
+    if value is None:
+        return None
+    if column_type == "string":
+        return _go_text(value)
+    if column_type == "integer" and isinstance(value, int | float) and \
+            not isinstance(value, bool):
+        return int(value)
+    if column_type == "number" and isinstance(value, int | float) and \
+            not isinstance(value, bool):
+        return value  # a float64 in Go, written without a fraction when it has none
+    if column_type == "boolean" and isinstance(value, bool):
+        return value
+    if column_type == "date" and isinstance(value, str):
+        try:
+            return human_duration((now - parse_time(value)).total_seconds())
+        except ValueError:
+            return "<invalid>"
+    return None
+
+
+def _printer_cell(path: str, column_type: str) -> printers.Cell:
+    def cell(obj: dict[str, Any], now: datetime) -> Any:
+        values = jsonpath(obj, path)  # a path that selects several values prints null
+        return _typed_cell(column_type, values[0], now) if len(values) == 1 else None
 
     return cell
 
 
+_CR_DOC = "Custom resource definition column (in JSONPath format): "
+
+
 def columns_for(info: Any, crd: dict[str, Any] | None) -> list[Column]:
-    """The columns the real server prints for a resource (NAME/AGE when unknown)."""
-    if crd is not None:
-        version: dict[str, Any] = next((v for v in _get(crd, "spec", "versions", default=[])
-                                        if v.get("name") == info.version), {})
-        printer = version.get("additionalPrinterColumns")
-        if printer is None:  # the pre-v1 CRD-level field
-            printer = _get(crd, "spec", "additionalPrinterColumns")
-        if printer:
-            extra = [Column(c.get("name", ""), c.get("type", "string"),
-                            _printer_cell(c.get("jsonPath", ""), c.get("type", "string")),
-                            format=c.get("format", ""), description=c.get("description", ""),
-                            priority=int(c.get("priority", 0)))
-                     for c in printer]
-            has_age = any(c.get("jsonPath") == ".metadata.creationTimestamp" for c in printer)
-            return [NAME, *extra] if has_age else [NAME, *extra, AGE]
-        return [NAME, AGE]
-    return list(_BUILTIN_COLUMNS.get((info.group, info.kind), [NAME, AGE]))
+    """The columns the real server prints for a resource: a custom resource's printer
+    columns (an Age column when it has none), a built-in printer's, or the default
+    convertor's Name/Created At."""
+    if crd is None:
+        return printers.builtin_columns(info.group, info.kind)
+    version: dict[str, Any] = next((v for v in printers.get(crd, "spec", "versions", default=[])
+                                    if v.get("name") == info.version), {})
+    printer = version.get("additionalPrinterColumns") or [
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp",
+         "description": printers.AGE.description}]
+    return [printers.NAME, *(
+        Column(c.get("name", ""), c.get("type", "string"),
+               _printer_cell(c.get("jsonPath", ""), c.get("type", "string")),
+               format=c.get("format", ""),
+               description=c.get("description") or _CR_DOC + c.get("jsonPath", ""),
+               priority=int(c.get("priority", 0)))
+        for c in printer)]
 
 
-def _row_object(obj: dict[str, Any], include: str, version: str) -> dict[str, Any] | None:
+#: annotations of a v1 object that its internal form (what the real server prints, and
+#: whose metadata a row carries) does not have
+_V1_ONLY_ANNOTATIONS = {("apps", "DaemonSet"): "deprecated.daemonset.template.generation"}
+
+
+def _row_object(obj: dict[str, Any], include: str, version: str,
+                kind: tuple[str, str]) -> dict[str, Any] | None:
     if include == "None":
         return None
     if include == "Object":
         return obj
+    metadata = obj.get("metadata") or {}
+    v1_only = _V1_ONLY_ANNOTATIONS.get(kind)
+    if v1_only is not None and v1_only in (metadata.get("annotations") or {}):
+        annotations = {k: v for k, v in metadata["annotations"].items() if k != v1_only}
+        metadata = {**metadata, "annotations": annotations}
+        if not annotations:
+            del metadata["annotations"]
     return {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{version}",
-            "metadata": obj.get("metadata") or {}}
+            "metadata": metadata}
 
 
 def to_table(body: dict[str, Any], columns: Sequence[Column], *, version: str,
              now: datetime, include_object: str = "Metadata",
-             with_columns: bool = True) -> dict[str, Any]:
-    """One object or a ``...List`` as a ``Table``."""
+             with_columns: bool = True, kind: tuple[str, str] = ("", "")) -> dict[str, Any]:
+    """One object or a ``...List`` as a ``Table``; ``kind`` is the (group, kind) printed.
+    Without columns (a watch's later events) ``columnDefinitions`` is null, as upstream."""
     is_list = "items" in body and isinstance(body.get("items"), list)
     items = body["items"] if is_list else [body]
     meta = body.get("metadata") or {}
+    # a Table's ListMeta is typed: an empty continue (a custom resource list's) is omitted
     table_meta = {k: meta[k] for k in ("resourceVersion", "continue", "remainingItemCount")
-                  if k in meta and is_list}
+                  if is_list and meta.get(k) not in (None, "")}
+    # items of a built-in list carry no type: the printers read the version (an
+    # events.k8s.io Event prints as the core Event it converts to), and a full row
+    # object is converted to the version, which names it
+    item_type = ({"apiVersion": body.get("apiVersion"),
+                  "kind": str(body.get("kind") or "").removesuffix("List")}
+                 if is_list else None)
     if not is_list and "resourceVersion" in meta:
         table_meta["resourceVersion"] = meta["resourceVersion"]
     rows = []
     for item in items:
+        if item_type is not None and "kind" not in item:
+            item = {**item_type, **item}
         row: dict[str, Any] = {"cells": [column.cell(item, now) for column in columns]}
-        row_object = _row_object(item, include_object, version)
+        conditions = printers.row_conditions(*kind, item)
+        if conditions:
+            row["conditions"] = conditions
+        row_object = _row_object(item, include_object, version, kind)
         if row_object is not None:
             row["object"] = row_object
         rows.append(row)
@@ -290,6 +273,6 @@ def to_table(body: dict[str, Any], columns: Sequence[Column], *, version: str,
         "kind": "Table",
         "apiVersion": f"meta.k8s.io/{version}",
         "metadata": table_meta,
-        "columnDefinitions": [c.definition() for c in columns] if with_columns else [],
+        "columnDefinitions": [c.definition() for c in columns] if with_columns else None,
         "rows": rows,
     }

@@ -3,6 +3,7 @@ validation (422), with apimachinery's wording so messages match the real server.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -14,7 +15,7 @@ from kubeplan.testkit.apiserver.selectors import (
     validate_label_value,
 )
 
-__all__ = ["check_shape", "validate_meta"]
+__all__ = ["check_shape", "config_key_causes", "validate_meta"]
 
 _DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_LABEL_RE = re.compile(f"^{_DNS1123_LABEL_FMT}$")
@@ -105,6 +106,86 @@ def check_shape(obj: Any, info: ResourceInfo) -> dict[str, Any]:
     return obj
 
 
+_CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
+_CONFIG_KEY_RE = re.compile(_CONFIG_KEY_FMT)
+_CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+    "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+    f"'{_CONFIG_KEY_FMT}')"
+)
+
+
+def _config_key_errors(key: str) -> list[str]:
+    """apimachinery's ``IsConfigMapKey``: what is wrong with a ConfigMap or Secret key."""
+    errors = []
+    if len(key) > 253:
+        errors.append("must be no more than 253 characters")
+    if not _CONFIG_KEY_RE.fullmatch(key):
+        errors.append(_CONFIG_KEY_MSG)
+    if key == ".":
+        errors.append("must not be '.'")
+    elif key == "..":
+        errors.append("must not be '..'")
+    elif key.startswith(".."):
+        errors.append("must not start with '..'")
+    return errors
+
+
+#: config keys known to be valid (they recur on every write of their object)
+_VALID_CONFIG_KEYS: set[str] = set()
+
+
+def _config_key_ok(key: str) -> bool:
+    ok = bool(
+        len(key) <= 253
+        and _CONFIG_KEY_RE.fullmatch(key)
+        and not (key == "." or key.startswith(".."))
+    )
+    if ok and len(_VALID_CONFIG_KEYS) < _VALID_KEYS_MAX:
+        _VALID_CONFIG_KEYS.add(key)
+    return ok
+
+
+def config_key_causes(
+    field: str, data: Any, other: Any = None, other_field: str = ""
+) -> list[dict[str, str]]:
+    """Causes for the keys of ``data`` (a ConfigMap's or Secret's ``data`` or
+    ``binaryData``): invalid keys, and keys also in ``other`` (``other_field``)."""
+    causes: list[dict[str, str]] = []
+    if not isinstance(data, dict):
+        return causes
+    others = other if isinstance(other, dict) else {}
+    for key in data:
+        valid = key in _VALID_CONFIG_KEYS or _config_key_ok(key)
+        if valid and key not in others:
+            continue  # nearly every key: nothing to render
+        shown = json.dumps(key, ensure_ascii=False)
+        for error in () if valid else _config_key_errors(key):
+            causes.append(
+                status.cause(
+                    "FieldValueInvalid", f"{field}[{key}]", f"Invalid value: {shown}: {error}"
+                )
+            )
+        if key in others:
+            causes.append(
+                status.cause(
+                    "FieldValueInvalid",
+                    f"{field}[{key}]",
+                    f"Invalid value: {shown}: duplicate of key present in {other_field}",
+                )
+            )
+    return causes
+
+
+def _label_value_error(value: Any, path: str) -> str | None:
+    """metav1 ValidateLabels' error for a label value: on the labels' path itself (a
+    selector's requirement names the key too; ``validate_label_value`` is that one)."""
+    if not isinstance(value, str):
+        return None
+    error = validate_label_value("", value, path)
+    return None if error is None else error.replace(f"{path}[]", path, 1)
+
+
 def _split(error: str) -> dict[str, str]:
     field, _, message = error.partition(": ")
     return status.cause(
@@ -143,6 +224,26 @@ def _name_errors(info: ResourceInfo, name: str) -> list[str]:
             ]
         return []
     return is_dns1123_subdomain(name)
+
+
+#: the limit on all of an object's annotations together, keys and values (apimachinery's
+#: TotalAnnotationSizeLimitB)
+ANNOTATIONS_MAX_BYTES = 256 * 1024
+
+
+def _annotations_too_long(annotations: dict[str, Any]) -> bool:
+    """Whether keys and values add up to more than the limit, in UTF-8 bytes."""
+    chars = 0
+    for key, value in annotations.items():
+        chars += len(key) + (len(value) if isinstance(value, str) else 0)
+    if chars > ANNOTATIONS_MAX_BYTES:
+        return True
+    if chars * 4 <= ANNOTATIONS_MAX_BYTES:  # a character is at most 4 bytes
+        return False
+    size = 0
+    for key, value in annotations.items():
+        size += len(key.encode()) + (len(value.encode()) if isinstance(value, str) else 0)
+    return size > ANNOTATIONS_MAX_BYTES
 
 
 #: label and annotation keys known to be valid: every write checks its keys, and they
@@ -186,14 +287,23 @@ def validate_meta(
     for key, value in (meta.get("labels") or {}).items():
         for error in (
             _label_key_error(key, "metadata.labels"),
-            validate_label_value(key, value, "metadata.labels"),
+            _label_value_error(value, "metadata.labels"),
         ):
             if error:
                 causes.append(_split(error))
-    for key in meta.get("annotations") or {}:
+    annotations = meta.get("annotations") or {}
+    for key in annotations:
         error = _label_key_error(key, "metadata.annotations")
         if error:
             causes.append(_split(error))
+    if annotations and _annotations_too_long(annotations):
+        causes.append(
+            status.cause(
+                "FieldValueTooLong",
+                "metadata.annotations",
+                f"Too long: may not be more than {ANNOTATIONS_MAX_BYTES} bytes",
+            )
+        )
     controllers = 0
     for index, ref in enumerate(meta.get("ownerReferences") or ()):
         for field in ("apiVersion", "kind", "name", "uid"):

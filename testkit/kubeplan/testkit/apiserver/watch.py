@@ -8,7 +8,10 @@ per-write event rather than by polling. Selector transitions follow the cacher:
 an object that starts matching arrives as ``ADDED``, one that stops matching as
 ``DELETED``. Bookmarks (when allowed) come every ``bookmark_interval`` seconds of
 clock time, and the stream ends cleanly at ``timeoutSeconds``. A start RV older than
-the retained log yields one ``ERROR`` event (410 Expired) and ends.
+the resource's watch cache window (``watchcache.py``) or the retained log yields one
+``ERROR`` event (410 Expired) and ends. A start RV the
+server has not reached is waited for; with ``sendInitialEvents`` only for 3 seconds,
+then one ``ERROR`` event (504 Timeout, ResourceVersionTooLarge) ends the stream.
 """
 
 from __future__ import annotations
@@ -69,6 +72,44 @@ def _matcher(spec: WatchSpec) -> Callable[[Obj | None], bool]:
 def expired_event(requested: int, oldest: int) -> dict[str, Any]:
     body = status.status_body(410, "Expired", f"too old resource version: {requested} ({oldest})")
     return {"type": "ERROR", "object": body}
+
+
+def too_large_event(requested: int, current: int) -> dict[str, Any]:
+    """The ERROR event of a watch whose RV the server did not reach in time."""
+    body = status.status_body(
+        504,
+        "Timeout",
+        f"Timeout: Too large resource version: {requested}, current: {current}",
+        {
+            "causes": [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ],
+            "retryAfterSeconds": 1,
+        },
+    )
+    return {"type": "ERROR", "object": body}
+
+
+#: how long (clock seconds) the watch cache waits for a resourceVersion it has not
+#: reached (``blockTimeout`` in the apiserver's cacher)
+TOO_LARGE_RV_WAIT = 3.0
+
+
+async def _wait_for_rv(
+    store: Store, closing: asyncio.Event, clock: Clock, rv: int, seconds: float
+) -> bool:
+    """Wait until the store reaches ``rv`` (True) or ``seconds`` pass (False)."""
+    deadline = clock.now() + timedelta(seconds=seconds)
+    wakeup = _Wakeup(store, closing, clock)
+    try:
+        while store.rv < rv:
+            now = clock.now()
+            if closing.is_set() or now >= deadline:
+                return False
+            await wakeup.wait(deadline, now)
+        return True
+    finally:
+        wakeup.close()
 
 
 def _transition(entry: LogEntry, matches: Callable[[Obj | None], bool]) -> tuple[str, Obj] | None:
@@ -250,17 +291,30 @@ async def watch_events(
         }
 
     initial: list[dict[str, Any]] = []
+    if spec.send_initial_events and spec.start_rv is not None and spec.start_rv > store.rv:
+        # The watch cache waits (3 s) to reach the RV before it lists the initial events,
+        # then gives up with 504 (a watch from a future RV without them just waits).
+        reached = await _wait_for_rv(store, closing, clock, spec.start_rv, TOO_LARGE_RV_WAIT)
+        if not reached:
+            if not closing.is_set():
+                yield too_large_event(spec.start_rv, store.rv)
+            return
     if spec.start_rv is None or spec.send_initial_events:
         last = store.rv
         for obj in store.objects(gr, spec.namespace):
             if matches(obj):
                 initial.append({"type": "ADDED", "object": obj})
-        if spec.send_initial_events:
+        if spec.send_initial_events and spec.allow_bookmarks:
+            # the end marker is a bookmark: only clients that take bookmarks get it
             initial.append(bookmark(last, initial_end=True))
     else:
         last = spec.start_rv
         if last < store.compacted_rv:
             yield expired_event(last, store.oldest_retained_rv)
+            return
+        oldest = store.watch_cache.oldest(gr, store.rv)
+        if last < oldest:  # before the resource's watch cache window
+            yield expired_event(last, oldest)
             return
 
     def registered() -> bool:
@@ -274,13 +328,19 @@ async def watch_events(
                 if limit is not None and sent >= limit:
                     break
                 if event["type"] != "BOOKMARK":
-                    if encode:
-                        event = _encoded(event["type"], event["object"], info, present)
-                        event.more = index + 1 < len(pending) and (
-                            limit is None or sent + 1 < limit
-                        )
-                    else:
-                        event = {"type": event["type"], "object": present(event["object"], info)}
+                    try:
+                        if encode:
+                            event = _encoded(event["type"], event["object"], info, present)
+                            event.more = index + 1 < len(pending) and (
+                                limit is None or sent + 1 < limit
+                            )
+                        else:
+                            event = {"type": event["type"],
+                                     "object": present(event["object"], info)}
+                    except status.StatusError:
+                        # an event that does not convert (its conversion webhook failed)
+                        # ends the watch, as the real server's encoder does
+                        return
                 yield event
                 sent += 1
             if limit is not None and sent >= limit:
@@ -294,6 +354,7 @@ async def watch_events(
             if spec.allow_bookmarks and now >= next_bookmark:
                 yield bookmark(last)
                 next_bookmark = now + interval
+                pending = []  # sent already: the loop goes round to read the log
                 continue
             if last < store.compacted_rv:
                 yield expired_event(last, store.oldest_retained_rv)

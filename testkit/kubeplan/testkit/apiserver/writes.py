@@ -13,13 +13,28 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+import orjson
 
-from kubeplan.testkit.apiserver import mergekeys, patching, schema, ssa, status
+from kubeplan.testkit.apiserver import (
+    autoscaling,
+    builtin_validation,
+    defaults,
+    godecode,
+    mergekeys,
+    patching,
+    schema,
+    ssa,
+    status,
+    tlspair,
+)
+from kubeplan.testkit.apiserver.admission import AdmissionWebhooks, Attempt
+from kubeplan.testkit.apiserver.authn import UserInfo
 from kubeplan.testkit.apiserver.clock import Clock, format_time
 from kubeplan.testkit.apiserver.codec import (
     copy_obj,
@@ -28,9 +43,10 @@ from kubeplan.testkit.apiserver.codec import (
     decode_yaml,
     encoded_size,
 )
+from kubeplan.testkit.apiserver.conversion import ConversionWebhooks
 from kubeplan.testkit.apiserver.registry import Registry, ResourceInfo
 from kubeplan.testkit.apiserver.store import Obj, Store
-from kubeplan.testkit.apiserver.validation import check_shape, validate_meta
+from kubeplan.testkit.apiserver.validation import check_shape, config_key_causes, validate_meta
 
 __all__ = ["Target", "WriteOptions", "WriteResult", "Writer"]
 
@@ -40,6 +56,19 @@ ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
 CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 MAX_DATA_BYTES = 1024 * 1024
+#: (group, plural) whose immediate DELETE answers the deleted object, not a Status: the
+#: registries that set ``ReturnDeletedObject`` (kube-apiserver v1.36, pkg/registry)
+RETURNS_DELETED_OBJECT = frozenset({
+    ("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces"),
+    ("", "persistentvolumes"), ("", "persistentvolumeclaims"), ("", "podtemplates"),
+    ("", "resourcequotas"),
+    ("storage.k8s.io", "storageclasses"), ("storage.k8s.io", "csidrivers"),
+    ("storage.k8s.io", "csinodes"), ("storage.k8s.io", "volumeattachments"),
+    ("storage.k8s.io", "volumeattributesclasses"),
+    ("resource.k8s.io", "resourceclaims"), ("resource.k8s.io", "resourceclaimtemplates"),
+    ("resource.k8s.io", "resourceslices"), ("resource.k8s.io", "deviceclasses"),
+    ("resource.k8s.io", "devicetaintrules"), ("resource.k8s.io", "resourcepoolstatusrequests"),
+})
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 PATCH_JSON = "application/json-patch+json"
@@ -70,6 +99,8 @@ class WriteOptions:
     force: bool | None = None
     manager_given: bool = True
     """Whether ``?fieldManager=`` was sent (apply requires it; others default it)."""
+    user: UserInfo | None = None
+    """Who writes (what admission webhooks see in ``userInfo``); None: the admin."""
 
 
 @attrs.frozen
@@ -86,6 +117,9 @@ class DeleteOptions:
     uid: str | None = None
     resource_version: str | None = None
     dry_run: bool = False
+    grace_period: int | None = None
+    """``gracePeriodSeconds`` as sent (None: the object's own default)."""
+    user: UserInfo | None = None
 
 
 def _meta(obj: Obj) -> dict[str, Any]:
@@ -132,8 +166,95 @@ def _holds(obj: Obj, info: ResourceInfo) -> bool:
     return False
 
 
+def _deletes_on_update(current: Obj, new: Obj, info: ResourceInfo) -> bool:
+    """``ShouldDeleteDuringUpdate``: a deleting object whose last finalizer went, unless a
+    grace period still runs (a pod the kubelet has yet to stop)."""
+    meta = _meta(current)
+    if not meta.get("deletionTimestamp") or _holds(new, info):
+        return False
+    return not int(meta.get("deletionGracePeriodSeconds") or 0)
+
+
+def _strategy_warnings(obj: Obj, info: ResourceInfo) -> list[str]:
+    """What the kind's strategy warns of on a create or update (WarningsOnCreate/Update):
+    a TLS Secret whose pair does not load."""
+    if (info.group, info.kind) == ("", "Secret"):
+        return tlspair.secret_warnings(obj)
+    return []
+
+
+def _patch_invalid(patched_json: str, detail: str) -> status.StatusError:
+    """422 for a patch whose result does not decode into the Go struct: the patch
+    handler's NewInvalid of no kind and no name, on the field "patch"."""
+    quoted = orjson.dumps(patched_json).decode()
+    cause = status.cause("FieldValueInvalid", "patch", f"Invalid value: {quoted}: {detail}")
+    return status.invalid("", "", "", [cause])
+
+
+def _disown(obj: Obj, manager: str, path: tuple[str, ...]) -> Obj:
+    """``obj`` with ``path`` (fieldsV1 keys) out of ``manager``'s main-resource Update
+    entry, parents left empty and an entry left empty dropped; shared parts untouched."""
+    meta = _meta(obj)
+    entries = meta.get("managedFields")
+    if not isinstance(entries, list):
+        return obj
+    out: list[Any] = []
+    changed = False
+    for entry in entries:
+        if (
+            isinstance(entry, dict)
+            and entry.get("manager") == manager
+            and entry.get("operation") == "Update"
+            and not entry.get("subresource")
+            and isinstance(entry.get("fieldsV1"), dict)
+        ):
+            fields = _without_path(entry["fieldsV1"], path)
+            if fields is not entry["fieldsV1"]:
+                changed = True
+                if not fields:
+                    continue
+                entry = {**entry, "fieldsV1": fields}
+        out.append(entry)
+    if not changed:
+        return obj
+    result = dict(obj)
+    result["metadata"] = {**meta, "managedFields": out} if out else _without(meta, "managedFields")
+    return result
+
+
+def _without_path(fields: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """``fields`` less ``path`` (the same dict when it is not there); emptied parents go."""
+    head, rest = path[0], path[1:]
+    if head not in fields:
+        return fields
+    if rest:
+        child = fields[head]
+        if not isinstance(child, dict):
+            return fields
+        smaller = _without_path(child, rest)
+        if smaller is child:
+            return fields
+        if smaller:
+            return {**fields, head: smaller}
+    return {k: v for k, v in fields.items() if k != head}
+
+
 def _is_namespace(info: ResourceInfo) -> bool:
     return info.plural == "namespaces" and not info.group
+
+
+#: (group, plural) whose strategy's DefaultGarbageCollectionPolicy is OrphanDependents in
+#: the version the fake serves (batch/v1 Jobs and core/v1 ReplicationControllers, "for
+#: back compatibility"), and the warning a Job's DELETE without a policy gets
+ORPHAN_BY_DEFAULT = frozenset({("batch", "jobs"), ("", "replicationcontrollers")})
+JOB_DELETE_WARNING = (
+    "child pods are preserved by default when jobs are deleted; set "
+    "propagationPolicy=Background to remove them or set propagationPolicy=Orphan to "
+    "suppress this warning"
+)
+#: Events: DefaultGarbageCollectionPolicy Unsupported, so a DELETE neither orphans nor
+#: deletes in the foreground (and drops either finalizer)
+NO_GC_POLICY = frozenset({("", "events"), ("events.k8s.io", "events")})
 
 
 def _is_crd(info: ResourceInfo) -> bool:
@@ -157,6 +278,13 @@ class Writer:
         self.clock = clock
         self.rng = rng
         self.max_object_bytes = max_object_bytes
+        #: where CRDs with ``conversion.strategy: Webhook`` send their ConversionReviews
+        self.webhooks = ConversionWebhooks()
+        #: set when the emulated kubelet runs: a scheduled pod's DELETE then waits for it
+        #: (deletionTimestamp in the future, the kubelet deletes it with grace 0)
+        self.graceful_pods = False
+        #: the admission chain of the stored webhook configurations
+        self.admission = AdmissionWebhooks(store, registry, self.webhooks.convert)
         # one list_keys function per resource (see list_keys): id(info) -> (info, fn)
         self._list_keys: dict[int, tuple[ResourceInfo, Callable[[tuple[str, ...]], Any]]] = {}
 
@@ -175,6 +303,8 @@ class Writer:
 
     def present(self, obj: Obj, info: ResourceInfo) -> Obj:
         """A private copy of a stored object as the requested version shows it."""
+        if info.converted and obj.get("apiVersion") != info.api_version:
+            return self.webhooks.convert(info, obj, info.api_version)  # a new object
         out = copy_obj(obj)
         if info.custom:
             out["apiVersion"] = info.api_version
@@ -184,12 +314,27 @@ class Writer:
         """``present`` without the copy: the answer to a request, sharing the stored
         object's dicts. Stored objects are never changed, so this is safe to serialise;
         ``FakeApiServer.handle`` copies it before any caller could change it."""
+        if info.converted:
+            return self.webhooks.convert(info, obj, info.api_version)
         if info.custom:
             return {**obj, "apiVersion": info.api_version}
         return obj
 
+    def view_all(self, objs: list[Obj], info: ResourceInfo) -> list[Obj]:
+        """``view`` of several objects: one ConversionReview for all that need one."""
+        if info.converted:
+            return self.webhooks.convert_many(info, objs, info.api_version)
+        return [self.view(obj, info) for obj in objs]
+
+    def _to_storage(self, obj: Obj, info: ResourceInfo) -> Obj:
+        """A write of a webhook-converted type, in its storage version (the pipeline runs
+        in the version of the request, as the real server's does)."""
+        if not info.converted:
+            return obj
+        return self.webhooks.convert(info, obj, self._storage_api_version(info))
+
     def _storage_api_version(self, info: ResourceInfo) -> str:
-        if info.custom and info.storage_version:
+        if info.storage_version:
             return f"{info.group}/{info.storage_version}"
         return info.api_version
 
@@ -207,6 +352,20 @@ class Writer:
                 for i in self.registry.group_resource_infos(info.group, info.plural)
             )
         )
+        if kind != info.kind and ok_version and info.custom:
+            # the custom resource validator's ValidateTypeMeta, before any other check;
+            # the store's NewInvalid names the object's own kind
+            name = str(_meta(obj).get("name") or "")
+            raise status.invalid(kind, info.group, name, [status.cause(
+                "FieldValueInvalid", "kind",
+                f"Invalid value: {orjson.dumps(kind).decode()}: must be {info.kind}")])
+        if kind == info.kind and not ok_version and not info.custom and any(
+                i.api_version == api_version
+                for i in self.registry.group_resource_infos(info.group, info.plural)):
+            # a built-in body of another version of the type decodes, and is then refused
+            raise status.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({info.api_version})")
         if kind != info.kind or not ok_version:
             raise status.bad_request(
                 f'{kind} in version "{version}" cannot be handled as a {info.kind}: '
@@ -214,10 +373,39 @@ class Writer:
                 f'"k8s.io/apimachinery/pkg/runtime/scheme.go:100"'
             )
         rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        # converted by a webhook, an object stays in the request's version until stored;
+        # a body of another version is decoded into the request's, through the webhook
+        converted = info.converted
+        if converted and obj.get("apiVersion") and api_version != info.api_version:
+            body = self.webhooks.convert(info, {**obj, "kind": kind}, info.api_version)
+            rest = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
         obj.clear()
-        obj["apiVersion"] = self._storage_api_version(info)
+        obj["apiVersion"] = info.api_version if converted else self._storage_api_version(info)
         obj["kind"] = info.kind
         obj.update(rest)
+
+    def _go_decode(
+        self, obj: Obj, info: ResourceInfo, opts: WriteOptions, *, patched: bool = False
+    ) -> list[str]:
+        """A built-in body as its Go struct keeps it (``godecode``): unknown fields
+        dropped and, as ``fieldValidation`` says, warned of (the warnings returned) or
+        refused (400; a patch's result: 422 on the field "patch"); the empty values of
+        omitempty fields gone."""
+        if info.custom:
+            return []
+        # the patched object as sent, for a Strict refusal's message (decoding changes it)
+        before = orjson.dumps(obj).decode() if patched and opts.field_validation == "Strict" \
+            else ""
+        unknown = godecode.decode_builtin(obj, info.api_version, info.kind) or []
+        if not unknown or opts.field_validation == "Ignore":
+            return []
+        errors = [f'unknown field "{path}"' for path in unknown]
+        if opts.field_validation == "Strict":
+            message = "strict decoding error: " + ", ".join(errors)
+            if patched:
+                raise _patch_invalid(before, message)
+            raise status.bad_request(message)
+        return errors
 
     def _check_namespace(self, obj: Obj, target: Target) -> None:
         meta = _meta(obj)
@@ -258,9 +446,13 @@ class Writer:
                 ],
             )
 
-    def _check_size(self, obj: Obj) -> None:
-        if encoded_size(obj) > self.max_object_bytes:
+    def _check_size(self, obj: Obj) -> int:
+        """The object's encoded size (413 beyond the limit), which the store's event log
+        counts against its byte budget."""
+        size = encoded_size(obj)
+        if size > self.max_object_bytes:
             raise status.too_large("etcdserver: request is too large")
+        return size
 
     def _managed(
         self,
@@ -278,9 +470,13 @@ class Writer:
             return new
         if old is not None and sent is None and "managedFields" in _meta(old):
             meta["managedFields"] = copy_obj(_meta(old)["managedFields"])
-        return ssa.record_update(
+        # the field manager compares the decoded object converted back to the request's
+        # version (an HPA's v1 view carries its conversion's annotations)
+        seen = autoscaling.field_manager_view(new) if info.converted and not info.custom \
+            else new
+        recorded = ssa.record_update(
             old,
-            new,
+            seen,
             manager=opts.manager,
             operation="Update",
             now=self.now(),
@@ -289,6 +485,16 @@ class Writer:
             builtin=not info.custom,
             shared=True,  # the store never changes what it keeps
         )
+        if seen is not new:  # the object written stays the decoded one
+            fields = _meta(recorded).get("managedFields")
+            recorded = {**new, "metadata": {k: v for k, v in meta.items()
+                                            if k != "managedFields"}}
+            if fields is not None:
+                recorded["metadata"]["managedFields"] = fields
+        if subresource is None and info.has_status:
+            # the strategy's ResetFields: a write of the main resource owns no status
+            recorded = _disown(recorded, opts.manager, ("f:status",))
+        return recorded
 
     def list_keys(self, info: ResourceInfo) -> Callable[[tuple[str, ...]], Any]:
         """How server-side apply merges lists of this type (built-in table or CRD schema).
@@ -301,7 +507,7 @@ class Writer:
         if known is not None and known[0] is info:
             return known[1]
         if not info.custom:
-            keys = mergekeys.ssa_list_keys(info.group, info.kind)
+            keys = mergekeys.ssa_list_keys(info.group, info.kind, info.version)
         else:
             keys = schema.schema_list_keys(info.schema or {})
         if len(self._list_keys) > 256:  # CRDs come and go in long tests
@@ -312,7 +518,7 @@ class Writer:
     # --- type strategies --------------------------------------------------------------
 
     def _prepare_create(self, obj: Obj, info: ResourceInfo) -> None:
-        """PrepareForCreate of the type: reset status, set defaults."""
+        """PrepareForCreate of the type: reset status (defaults: ``defaults.py``)."""
         if info.has_status and not _is_crd(info):
             if info.custom:
                 obj.pop("status", None)
@@ -328,44 +534,27 @@ class Writer:
             spec["finalizers"] = [NAMESPACE_FINALIZER]
             obj["status"] = {"phase": "Active"}
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
-        elif info.kind == "Pod" and not info.group:
-            obj["status"] = {"phase": "Pending"}
-        elif info.kind == "Secret" and not info.group:
-            obj.setdefault("type", "Opaque")
-        elif info.kind == "Service" and not info.group:
-            spec = obj.get("spec")
-            if isinstance(spec, dict):
-                spec.setdefault("type", "ClusterIP")
-                spec.setdefault("sessionAffinity", "None")
-            obj["status"] = {"loadBalancer": {}}
-        elif info.kind in ("Deployment", "StatefulSet", "ReplicaSet") and info.group == "apps":
-            spec = obj.get("spec")
-            if isinstance(spec, dict):
-                spec.setdefault("replicas", 1)
         elif _is_crd(info):
             self._prepare_crd(obj)
 
     def _prepare_crd(self, obj: Obj) -> None:
+        """The CRD strategy's PrepareForCreate: a fresh status (no conditions yet: the
+        real server answers ``null``) holding the storage version."""
         spec = obj.get("spec") or {}
         versions = spec.get("versions") or []
         storage = [v.get("name") for v in versions if isinstance(v, dict) and v.get("storage")]
         obj["status"] = {
             "acceptedNames": {"kind": "", "plural": ""},
-            "conditions": [],
-            "storedVersions": storage[:1],
+            "conditions": None,
+            "storedVersions": storage[:1] or None,
         }
-        names = spec.get("names")
-        if isinstance(names, dict):
-            kind = names.get("kind") or ""
-            names.setdefault("singular", kind.lower())
-            names.setdefault("listKind", f"{kind}List")
-        spec.setdefault("scope", "Namespaced")
 
     def _normalize(self, obj: Obj, info: ResourceInfo) -> list[dict[str, str]]:
         """Type-specific conversions and validations (causes for a 422)."""
         causes: list[dict[str, str]] = []
         if info.custom:
             return causes
+        defaults.apply(obj, info)  # the decoder's defaulting, before managedFields
         if info.kind == "Secret" and not info.group:
             data = obj.get("data") or {}
             for key, value in data.items():
@@ -382,6 +571,7 @@ class Writer:
                 for key, value in string_data.items():
                     data[key] = base64.b64encode(value.encode()).decode()
                 obj["data"] = data
+            causes.extend(config_key_causes("data", obj.get("data")))
             size = sum(len(base64.b64decode(v)) for v in (obj.get("data") or {}).values())
             if size > MAX_DATA_BYTES:
                 causes.append(
@@ -392,6 +582,9 @@ class Writer:
                     )
                 )
         elif info.kind == "ConfigMap" and not info.group:
+            binary = obj.get("binaryData")
+            causes.extend(config_key_causes("data", obj.get("data"), binary, "binaryData"))
+            causes.extend(config_key_causes("binaryData", binary))
             size = sum(len(k) + len(v) for k, v in (obj.get("data") or {}).items())
             size += sum(len(k) + len(v) for k, v in (obj.get("binaryData") or {}).items())
             if size > MAX_DATA_BYTES:
@@ -402,14 +595,19 @@ class Writer:
                         f"Too long: must have at most {MAX_DATA_BYTES} bytes",
                     )
                 )
+        elif info.kind == "Service" and not info.group:
+            causes.extend(_service_port_causes(obj.get("spec")))
         elif _is_crd(info):
+            _default_crd(obj)
             causes.extend(_cause_dict(c) for c in schema.validate_crd(obj))
+            causes.extend(_cause_dict(c) for c in schema.validate_crd_stored_versions(obj))
         return causes
 
     def _custom_schema(
-        self, obj: Obj, info: ResourceInfo, opts: WriteOptions
+        self, obj: Obj, info: ResourceInfo, opts: WriteOptions, sub: str | None = None
     ) -> tuple[list[dict[str, str]], list[str]]:
-        """CR pruning, defaulting and validation: (causes, warnings)."""
+        """CR pruning, defaulting and validation (of the status alone for a status
+        write): (causes, warnings)."""
         if not info.custom or not info.schema:
             return [], []
         before = copy_obj(obj) if opts.field_validation != "Ignore" else None
@@ -430,12 +628,42 @@ class Writer:
         if isinstance(defaulted, dict):
             obj.clear()
             obj.update(defaulted)
-        causes = [_cause_dict(c) for c in schema.validate(obj, info.schema)]
+        checked = (schema.validate_status(obj, info.schema) if sub == "status"
+                   else schema.validate(obj, info.schema))
+        causes = [_cause_dict(c) for c in checked]
         return causes, warnings
+
+    def _scale_causes(self, obj: Obj, info: ResourceInfo, sub: str | None) -> list[dict[str, str]]:
+        """The custom resource validator's ValidateScaleSpec (not for a status write) and
+        ValidateScaleStatus: the scale subresource's paths must hold what it reads."""
+        if not info.custom or "scale" not in info.subresources:
+            return []
+        crd = self.store.get("customresourcedefinitions.apiextensions.k8s.io", "",
+                             info.crd_name) or {}
+        scale: Any = None
+        for version in (crd.get("spec") or {}).get("versions") or ():
+            if isinstance(version, dict) and version.get("name") == info.version:
+                scale = (version.get("subresources") or {}).get("scale")
+        if not isinstance(scale, dict):
+            return []
+        paths = [] if sub == "status" else [(scale.get("specReplicasPath"), True)]
+        paths.append((scale.get("statusReplicasPath"), True))
+        paths.append((scale.get("labelSelectorPath"), False))
+        causes: list[dict[str, str]] = []
+        for where, replicas in paths:
+            if not isinstance(where, str) or not where:
+                continue
+            causes.extend(_scale_path_causes(obj, where, replicas))
+        return causes
 
     def _invalid(self, info: ResourceInfo, name: str, causes: list[dict[str, str]]) -> None:
         if causes:
             raise status.invalid(info.kind, info.group, name, causes)
+
+    def _attempt(self, target: Target, operation: str, name: str,
+                 opts: WriteOptions) -> Attempt:
+        return Attempt(target.info, operation, target.namespace, name, target.subresource,
+                       opts.dry_run, opts.user)
 
     def _generate_name(self, prefix: str) -> str:
         return prefix[:58] + "".join(self.rng.choice(_NAME_CHARS) for _ in range(5))
@@ -454,7 +682,14 @@ class Writer:
         info = target.info
         obj = check_shape(obj, info)
         self._check_type_meta(obj, info)
+        decoded = self._go_decode(obj, info, opts)
         self._check_namespace(obj, target)
+        attempt = self._attempt(target, "CREATE", _meta(obj).get("name") or "", opts)
+        mutated = self.admission.mutate(attempt, obj, None)
+        if mutated is not obj and mutated is not None:
+            obj = check_shape(mutated, info)
+            self._check_type_meta(obj, info)
+            self._check_namespace(obj, target)
         meta = _meta(obj)
         name = meta.get("name") or ""
         generate = meta.get("generateName") or ""
@@ -480,18 +715,30 @@ class Writer:
         if not name and generate:
             name = self._generate_name(generate)
             meta["name"] = name
+        sent_finalizers = "finalizers" in (obj.get("spec") or {})
         self._prepare_create(obj, info)
         causes = validate_meta(obj, info, check_name=True)
         if not name:
             self._invalid(info, "", causes)
         causes += self._normalize(obj, info)
+        causes += builtin_validation.validate(obj, info)
         schema_causes, warnings = self._custom_schema(obj, info, opts)
+        schema_causes += self._scale_causes(obj, info, None)
+        warnings = decoded + warnings + _strategy_warnings(obj, info)
         causes += schema_causes
         self._invalid(info, name, causes)
         if not managed_done:
             obj = self._managed(None, obj, info, opts, None)
+            if _is_namespace(info) and not sent_finalizers:
+                # PrepareForCreate adds the "kubernetes" finalizer after the field manager
+                obj = _disown(obj, opts.manager, ("f:spec", "f:finalizers"))
+        defaults.prepare_create(obj, info, self.store, self.rng)  # nobody owns these
         meta = _meta(obj)  # pruning and managedFields rebuilt the object
-        self._check_size(obj)
+        size = self._check_size(obj)
+        if attempt.name != name:  # a generated name (the evolved attempt shares warnings)
+            attempt = attrs.evolve(attempt, name=name)
+        self.admission.validate(attempt, obj, None)
+        warnings = [*warnings, *attempt.warnings]
         gr = target.group_resource
         for _attempt in range(8):
             existing = self.store.get(gr, meta.get("namespace") or "", name)
@@ -510,7 +757,7 @@ class Writer:
                 meta["labels"]["kubernetes.io/metadata.name"] = name
         if opts.dry_run:
             return WriteResult(201, self.view(obj, info), tuple(warnings))
-        stored = self.store.put(gr, obj)
+        stored = self.store.put(gr, self._to_storage(obj, info), size)
         return WriteResult(201, self.view(stored, info), tuple(warnings))
 
     # --- update -----------------------------------------------------------------------
@@ -537,8 +784,9 @@ class Writer:
         current = self._current(target)
         sent_rv = _meta(obj).get("resourceVersion") or ""
         if not sent_rv and info.custom:
+            # the generic store's NewInvalid names the resource ("we don't know the kind")
             raise status.invalid(
-                info.kind,
+                info.plural,
                 info.group,
                 target.name or "",
                 [
@@ -559,10 +807,18 @@ class Writer:
         opts: WriteOptions,
         *,
         managed_done: bool = False,
+        patched: bool = False,
     ) -> WriteResult:
         """The shared tail of PUT and PATCH: preconditions, strategy, commit."""
         info = target.info
+        if info.converted:  # compared and merged in the request's version
+            current = self.webhooks.convert(info, current, info.api_version)
         name = target.name or ""
+        decoded = self._go_decode(obj, info, opts, patched=patched)
+        attempt = self._attempt(target, "UPDATE", name, opts)
+        mutated = self.admission.mutate(attempt, obj, current)
+        if mutated is not obj and mutated is not None:
+            obj = check_shape(mutated, info)
         cur_meta = _meta(current)
         meta = _meta(obj)
         sent_rv = meta.get("resourceVersion") or ""
@@ -613,6 +869,8 @@ class Writer:
                 new["spec"]["finalizers"] = list(
                     (current.get("spec") or {}).get("finalizers") or []
                 )
+            if _is_crd(info):
+                _add_stored_version(new)
         new_meta = _meta(new)
         # rest.BeforeUpdate: system fields come from the stored object.
         for key in (
@@ -654,20 +912,40 @@ class Writer:
                 )
         causes = validate_meta(new, info, check_name=False)
         causes += self._normalize(new, info)
-        schema_causes, warnings = self._custom_schema(new, info, opts)
+        if sub is None:  # a subresource's write is checked as its own kind
+            causes += builtin_validation.validate(new, info, current)
+        schema_causes, warnings = self._custom_schema(new, info, opts, sub)
+        schema_causes += self._scale_causes(new, info, sub)
+        warnings = decoded + warnings
+        if sub is None:
+            warnings += _strategy_warnings(new, info)
         new_meta = _meta(new)  # pruning rebuilt the object
         causes += schema_causes
         self._invalid(info, name, causes)
         if (
             info.generation
             and sub is None
-            and _without(new, "metadata") != _without(current, "metadata")
+            and (
+                _without(new, "metadata") != _without(current, "metadata")
+                # a Deployment's annotations are copied to its ReplicaSets: its
+                # strategy bumps the generation when they change too
+                or (
+                    (info.group, info.plural) == ("apps", "deployments")
+                    and (new_meta.get("annotations") or {})
+                    != (cur_meta.get("annotations") or {})
+                )
+            )
         ):
             new_meta["generation"] = int(cur_meta.get("generation") or 0) + 1
         if not managed_done:
             new = self._managed(current, new, info, opts, sub)
-        self._check_size(new)
-        if cur_meta.get("deletionTimestamp") and not _holds(new, info):
+        defaults.prepare_update(new, current, info, self.store, self.rng, sub)
+        if sub is None:
+            self._invalid(info, name, builtin_validation.validate_allocated(new, info, current))
+        size = self._check_size(new)
+        self.admission.validate(attempt, new, current)
+        warnings = [*warnings, *attempt.warnings]
+        if _deletes_on_update(current, new, info):
             # The last finalizer is gone: the update becomes the deletion.
             if not opts.dry_run:
                 self.store.remove(target.group_resource, target.namespace, name)
@@ -676,7 +954,7 @@ class Writer:
             return WriteResult(200, self.view(current, info), tuple(warnings))
         if opts.dry_run:
             return WriteResult(200, self.view(new, info), tuple(warnings))
-        stored = self.store.put(target.group_resource, new)
+        stored = self.store.put(target.group_resource, self._to_storage(new, info), size)
         return WriteResult(200, self.view(stored, info), tuple(warnings))
 
     # --- patch ------------------------------------------------------------------------
@@ -725,20 +1003,18 @@ class Writer:
                 )
         except patching.PatchError as exc:
             if exc.code == 422:
-                raise status.StatusError(
-                    status.status_body(
-                        422,
-                        "Invalid",
-                        "the server rejected our request due to an error in our request",
-                        {"causes": [{"type": "UnexpectedServerResponse", "message": exc.message}]},
-                    )
-                ) from None
+                raise status.patch_refused() from None
             if exc.code == 413:
                 raise status.too_large(exc.message) from None
             if exc.code >= 500:
                 raise status.unknown_500(exc.message) from None
             raise status.bad_request(exc.message) from None
-        patched = check_shape(patched, info)
+        try:
+            patched = check_shape(patched, info)
+        except status.StatusError as exc:
+            if exc.code != 400:
+                raise
+            raise _patch_invalid(orjson.dumps(patched).decode(), exc.message) from None
         meta = _meta(patched)
         if (meta.get("name") or "") != target.name:
             raise status.bad_request(
@@ -749,7 +1025,7 @@ class Writer:
             meta["resourceVersion"] = _meta(current).get("resourceVersion")
         self._check_type_meta(patched, info)
         self._check_namespace(patched, target)
-        return self._update(target, current, patched, opts)
+        return self._update(target, current, patched, opts, patched=True)
 
     def apply(self, target: Target, body: bytes, opts: WriteOptions) -> WriteResult:
         """Server-side apply: create when missing (201), else merge with field ownership."""
@@ -772,6 +1048,7 @@ class Writer:
             raise status.bad_request(
                 "error decoding YAML: the apply configuration must be an object"
             )
+        _check_apply_type(config, info)
         config = check_shape(config, info)
         meta = _meta(config)
         if meta.get("managedFields") is not None:
@@ -805,11 +1082,17 @@ class Writer:
             )
         except ssa.ApplyConflict as exc:
             raise status.apply_conflict(
-                info.plural, info.group, target.name, exc.message, exc.conflicts
+                info.plural, info.group, target.name, exc.message, exc.conflicts,
+                exc.causes,
             ) from None
         except ssa.ApplyError as exc:
             raise status.bad_request(str(exc)) from None
         if current is None:
+            if meta.get("uid"):  # a uid names an object that must exist: never create one
+                raise status.conflict(
+                    info.plural, info.group, target.name,
+                    f"uid mismatch: the provided object specified uid {meta['uid']}, and no "
+                    "existing object was found")
             _meta(merged).pop("resourceVersion", None)
             return self.create(target, merged, opts, managed_done=True)
         # resourceVersion and uid in an apply configuration are preconditions, as for
@@ -826,7 +1109,23 @@ class Writer:
     # --- delete -----------------------------------------------------------------------
 
     def delete(self, target: Target, options: DeleteOptions) -> WriteResult:
-        """DELETE: immediate removal, or deletionTimestamp while finalizers hold it."""
+        """DELETE: immediate removal, or deletionTimestamp while finalizers hold it.
+
+        A Job's DELETE without a propagation policy warns that its pods are kept, before
+        anything else: a refused or missing Job's answer carries the warning too."""
+        warnings: tuple[str, ...] = ()
+        if (options.propagation is None and options.orphan_dependents is None
+                and (target.info.group, target.info.plural) == ("batch", "jobs")):
+            warnings = (JOB_DELETE_WARNING,)
+        try:
+            result = self._delete(target, options)
+        except status.StatusError as exc:
+            if warnings:
+                exc.headers["Warning"] = status.warning_header(warnings)
+            raise
+        return attrs.evolve(result, warnings=result.warnings + warnings) if warnings else result
+
+    def _delete(self, target: Target, options: DeleteOptions) -> WriteResult:
         info = target.info
         name = target.name or ""
         current = self._current(target)
@@ -852,14 +1151,25 @@ class Writer:
             raise status.forbidden(
                 info.plural, info.group, name, "this namespace may not be deleted"
             )
+        attempt = Attempt(info, "DELETE", target.namespace, name, target.subresource,
+                          options.dry_run, options.user)
+        if self.admission.has_webhooks:
+            old = self.present(current, info)
+            self.admission.mutate(attempt, None, old)
+            self.admission.validate(attempt, None, old)
         new = copy_obj(current)
         meta = _meta(new)
         finalizers = _finalizers(new)
+        kind_key = (info.group, info.plural)
         policy = options.propagation
         if options.orphan_dependents is not None and policy is None:
             policy = "Orphan" if options.orphan_dependents else "Background"
-        if policy is None and ORPHAN in finalizers:
+        if policy is None and (ORPHAN in finalizers or (
+                FOREGROUND not in finalizers and kind_key in ORPHAN_BY_DEFAULT)):
+            # the object's own GC finalizer, else the strategy's default
             policy = "Orphan"
+        if kind_key in NO_GC_POLICY:
+            policy = "Background"
         if policy == "Orphan":
             finalizers = [f for f in finalizers if f != FOREGROUND]
             if ORPHAN not in finalizers:
@@ -876,12 +1186,19 @@ class Writer:
             meta["finalizers"] = finalizers
         else:
             meta.pop("finalizers", None)
+        if self.graceful_pods and info.kind == "Pod" and not info.group:
+            graceful = self._graceful_pod_delete(target, current, new, options)
+            if graceful is not None:
+                return graceful
         if _holds(new, info):
             if not meta.get("deletionTimestamp"):
                 meta["deletionTimestamp"] = self.now()
-                meta["deletionGracePeriodSeconds"] = 0
-                if int(meta.get("generation") or 0) > 0:
-                    meta["generation"] = int(meta["generation"]) + 1
+                # the generic store's markAsDeleting; a namespace's and a CRD's own
+                # Delete set only the timestamp
+                if not (_is_namespace(info) or _is_crd(info)):
+                    meta["deletionGracePeriodSeconds"] = 0
+                    if int(meta.get("generation") or 0) > 0:
+                        meta["generation"] = int(meta["generation"]) + 1
                 if _is_namespace(info):
                     new["status"] = {**(new.get("status") or {}), "phase": "Terminating"}
                 if _is_crd(info):
@@ -899,22 +1216,58 @@ class Writer:
         else:
             last = self.store.remove(target.group_resource, target.namespace, name) or current
         if info.kind == "Pod" and not info.group:
+            # a graceful delete of a pod no kubelet runs: stamped (generation + 1), gone
+            last = copy_obj(last)
+            stamp = {"deletionTimestamp": self.now(), "deletionGracePeriodSeconds": 0}
+            last["metadata"].update(stamp, generation=int(cur_meta.get("generation") or 0) + 1)
+            return WriteResult(200, self.view(last, info))
+        if kind_key in RETURNS_DELETED_OBJECT:
             return WriteResult(200, self.view(last, info))
         return WriteResult(200, status.success(name, info.group, info.plural, cur_meta.get("uid")))
 
+    def _graceful_pod_delete(
+        self, target: Target, current: Obj, new: Obj, options: DeleteOptions
+    ) -> WriteResult | None:
+        """A pod's graceful deletion (``podStrategy.CheckGracefulDelete`` and
+        ``rest.BeforeDelete``): a scheduled, unfinished pod is stamped with a
+        deletionTimestamp ``grace`` seconds ahead and kept for the kubelet; a shorter
+        grace shortens it. None when the delete proceeds as an immediate one."""
+        spec = current.get("spec") or {}
+        grace = options.grace_period
+        if grace is None:
+            grace = int(spec.get("terminationGracePeriodSeconds") or 0)
+        phase = (current.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+            grace = 0
+        grace = 1 if grace < 0 else grace
+        cur_meta = _meta(current)
+        meta = _meta(new)
+        stamped = int(cur_meta.get("deletionGracePeriodSeconds") or 0)
+        if cur_meta.get("deletionTimestamp") and stamped > 0:
+            if grace >= stamped:  # a graceful deletion is under way; it may only shorten
+                return WriteResult(200, self.view(current, target.info))
+        elif cur_meta.get("deletionTimestamp") or grace == 0:
+            return None
+        elif int(meta.get("generation") or 0) > 0:
+            meta["generation"] = int(meta["generation"]) + 1
+        when = self.clock.now() + datetime.timedelta(seconds=grace)
+        meta["deletionTimestamp"] = format_time(when)
+        meta["deletionGracePeriodSeconds"] = grace
+        if options.dry_run:
+            return WriteResult(200, self.view(new, target.info))
+        if grace == 0 and not _holds(new, target.info):  # the kubelet's last word
+            self.store.remove(target.group_resource, target.namespace, target.name or "")
+            return WriteResult(200, self.view(new, target.info))
+        return WriteResult(200, self.view(self.store.put(target.group_resource, new), target.info))
+
     def _mark_crd_terminating(self, crd: Obj) -> None:
-        st = crd.setdefault("status", {})
-        conditions = [c for c in st.get("conditions") or [] if c.get("type") != "Terminating"]
-        conditions.append(
-            {
-                "type": "Terminating",
-                "status": "True",
-                "lastTransitionTime": self.now(),
-                "reason": "InstanceDeletionInProgress",
-                "message": "CustomResource deletion is in progress",
-            }
-        )
-        st["conditions"] = conditions
+        # the CRD's own Delete says so (in storage: no managedFields change); its
+        # finalizer controller then says InstanceDeletionInProgress as it starts
+        # removing the objects
+        set_crd_condition(
+            crd, "Terminating", "True", "InstanceDeletionPending",
+            "CustomResourceDefinition marked for deletion; CustomResource deletion will "
+            "begin soon", self.now())
 
     # --- internal writes for the emulated controllers ------------------------------------
 
@@ -926,11 +1279,16 @@ class Writer:
         change: Callable[[Obj], Obj | None],
         *,
         info: ResourceInfo | None = None,
+        manager: str | None = None,
+        subresource: str | None = None,
     ) -> Obj | None:
         """Apply ``change`` to a copy of the stored object and commit it (no-ops skipped).
 
-        Controllers bypass admission, faults and managedFields but keep the deletion rule:
-        when the last finalizer of a deleting object goes, the object goes.
+        Controllers bypass admission and faults but keep the deletion rule: when the last
+        finalizer of a deleting object goes, the object goes. With a ``manager`` the write
+        is recorded in managedFields as that manager's ``Update`` (of ``subresource``), as
+        the real server records a controller's patch or update: fields it removes leave
+        every manager's set. Without one, managedFields are left as they are.
         """
         current = self.store.get(group_resource, namespace, name)
         if current is None:
@@ -938,11 +1296,23 @@ class Writer:
         new = change(copy_obj(current))
         if new is None or same_object(current, new):
             return current
+        if manager is not None:
+            served = info or self._served_info(group_resource)
+            if served is not None:
+                opts = WriteOptions(manager=manager)
+                new = self._managed(current, new, served, opts, subresource)
         holder_info = info or _GenericInfo(group_resource)
-        if _meta(current).get("deletionTimestamp") and not _holds(new, holder_info):  # type: ignore[arg-type]
+        if _deletes_on_update(current, new, holder_info):  # type: ignore[arg-type]
             self.store.remove(group_resource, namespace, name)
             return None
         return self.store.put(group_resource, new)
+
+    def _served_info(self, group_resource: str) -> ResourceInfo | None:
+        """The served type of ``group_resource`` (its storage version when there are
+        several), or None when it is no longer served."""
+        plural, _, group = group_resource.partition(".")
+        infos = self.registry.group_resource_infos(group, plural)
+        return next((i for i in infos if i.storage), infos[0] if infos else None)
 
     def controller_delete(
         self, info: ResourceInfo, namespace: str, name: str, policy: str, uid: str | None = None
@@ -968,14 +1338,209 @@ class _GenericInfo:
         return self.group_resource.partition(".")[2]
 
 
+def _go_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return "<nil>"
+
+
+def _go_value(value: Any) -> str:
+    """``%v`` of a decoded JSON value, roughly as Go prints it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go_value(v)}" for k, v in sorted(value.items())) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_value(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    return str(value)
+
+
+def _scale_path_causes(obj: Obj, where: str, replicas: bool) -> list[dict[str, str]]:
+    """One scale path of a custom resource as ``unstructured.NestedInt64`` (replicas)
+    or ``NestedString`` (the label selector) reads it: absent is fine; a non-object on
+    the way, or a value of the wrong type, is an Invalid cause named by the path."""
+    fields = where.removeprefix(".").split(".")
+    shown = "0" if replicas else '""'
+    value: Any = obj
+    for i, name in enumerate(fields):
+        if value is None:
+            return []
+        if not isinstance(value, dict):
+            path = "." + ".".join(fields[: i + 1])
+            detail = (f"{path} accessor error: {_go_value(value)} is of the type "
+                      f"{_go_type(value)}, expected map[string]interface{{}}")
+            return [status.cause("FieldValueInvalid", where,
+                                 f"Invalid value: {shown}: {detail}")]
+        if name not in value:
+            return []
+        value = value[name]
+    expected = "int64" if replicas else "string"
+    ok = (isinstance(value, int) and not isinstance(value, bool)) if replicas else (
+        isinstance(value, str))
+    if not ok:
+        detail = (f"{'.' + '.'.join(fields)} accessor error: {_go_value(value)} is of the "
+                  f"type {_go_type(value)}, expected {expected}")
+        return [status.cause("FieldValueInvalid", where, f"Invalid value: {shown}: {detail}")]
+    if replicas and value < 0:
+        return [status.cause("FieldValueInvalid", where,
+                             f"Invalid value: {value}: should be a non-negative integer")]
+    if replicas and value > 2**31 - 1:
+        return [status.cause("FieldValueInvalid", where, f"Invalid value: {value}: should be "
+                             f"less than or equal to {2**31 - 1}")]
+    return []
+
+
+def set_crd_condition(
+    crd: Obj, type_: str, status_: str, reason: str, message: str, now: str
+) -> None:
+    """apiextensions' ``SetCRDCondition``: a new condition is appended; an existing one
+    keeps its place, and its transition time unless its status changes."""
+    st = crd.get("status")
+    if not isinstance(st, dict):
+        st = crd["status"] = {}
+    conditions = st.get("conditions")
+    conditions = conditions if isinstance(conditions, list) else []
+    st["conditions"] = conditions
+    for cond in conditions:
+        if isinstance(cond, dict) and cond.get("type") == type_:
+            if cond.get("status") != status_ or not cond.get("lastTransitionTime"):
+                cond["status"] = status_
+                cond["lastTransitionTime"] = now
+            cond["reason"] = reason
+            cond["message"] = message
+            return
+    conditions.append({"type": type_, "status": status_, "lastTransitionTime": now,
+                       "reason": reason, "message": message})
+
+
+def _add_stored_version(crd: Obj) -> None:
+    """The CRD strategy's PrepareForUpdate: a new storage version joins
+    ``status.storedVersions`` (the old ones stay until a migration removes them)."""
+    spec = crd.get("spec")
+    versions = spec.get("versions") if isinstance(spec, dict) else None
+    storage = next((v.get("name") for v in versions or () if isinstance(v, dict)
+                    and v.get("storage") is True), None) if isinstance(versions, list) else None
+    st = crd.get("status")
+    if storage is None or not isinstance(st, dict):
+        return
+    stored = st.get("storedVersions")
+    stored = list(stored) if isinstance(stored, list) else []
+    if storage not in stored:
+        st["storedVersions"] = [*stored, storage]
+
+
+def _default_crd(crd: Obj) -> None:
+    """The v1 CRD defaults the decoder sets (so the writer owns them): the singular and
+    list kind from the kind, ``conversion: {strategy: None}``, a webhook service's port
+    (the HTTPS one)."""
+    spec = crd.get("spec")
+    if not isinstance(spec, dict):
+        return
+    names = spec.get("names")
+    if isinstance(names, dict):
+        kind = names.get("kind") or ""
+        if not names.get("singular"):
+            names["singular"] = str(kind).lower()
+        if not names.get("listKind") and kind:
+            names["listKind"] = f"{kind}List"
+    if spec.get("conversion") is None:
+        spec["conversion"] = {"strategy": "None"}
+    conversion = spec["conversion"]
+    webhook = conversion.get("webhook") if isinstance(conversion, dict) else None
+    client = webhook.get("clientConfig") if isinstance(webhook, dict) else None
+    service = client.get("service") if isinstance(client, dict) else None
+    if isinstance(service, dict) and service.get("port") is None:
+        service["port"] = 443
+
+
+def _check_apply_type(config: Obj, info: ResourceInfo) -> None:
+    """An apply configuration names exactly the resource's kind and version (nothing is
+    defaulted, unlike a create's body): 400 as the field manager words it."""
+    api_version = config.get("apiVersion") or ""
+    kind = config.get("kind") or ""
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return  # check_shape refuses these as the decoder would
+    group, _, version = api_version.rpartition("/")
+    if (group, version, kind) != (info.group, info.version, info.kind):
+        raise status.bad_request(f"invalid object type: {group}/{version}, Kind={kind}")
+
+
+def _service_port_causes(spec: Any) -> list[dict[str, str]]:
+    """A Service's ports (ValidateService): names, required when there are several and
+    unique, and unique (port, protocol) pairs. Checked on the object a write stores, so
+    an apply or patch that merges into a duplicate is refused too."""
+    causes: list[dict[str, str]] = []
+    ports = spec.get("ports") if isinstance(spec, dict) else None
+    if not isinstance(ports, list):
+        return causes
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        if not isinstance(port, dict):
+            continue
+        name = port.get("name") or ""
+        if not isinstance(name, str):
+            continue
+        if not name:
+            if len(ports) > 1:
+                causes.append(
+                    status.cause("FieldValueRequired", f"spec.ports[{i}].name", "Required value")
+                )
+        elif name in names:
+            causes.append(
+                status.cause(
+                    "FieldValueDuplicate",
+                    f"spec.ports[{i}].name",
+                    f"Duplicate value: {orjson.dumps(name).decode()}",
+                )
+            )
+        else:
+            names.add(name)
+    seen: set[tuple[Any, Any]] = set()
+    for i, port in enumerate(ports):
+        if not isinstance(port, dict):
+            continue
+        key = (port.get("protocol") or "TCP", port.get("port"))
+        if not isinstance(key[0], str) or not isinstance(key[1], int | str | None):
+            continue
+        if key in seen:
+            # the real message shows the internal key struct, as Go's encoding/json does
+            shown = orjson.dumps(
+                {
+                    "Name": "",
+                    "Protocol": key[0],
+                    "AppProtocol": None,
+                    "Port": key[1] if key[1] is not None else 0,
+                    "TargetPort": 0,
+                    "NodePort": 0,
+                }
+            ).decode()
+            causes.append(
+                status.cause("FieldValueDuplicate", f"spec.ports[{i}]", f"Duplicate value: {shown}")
+            )
+        seen.add(key)
+    return causes
+
+
 def _cause_dict(cause: Any) -> dict[str, str]:
     if isinstance(cause, Mapping):
         return {
-            "type": str(cause.get("type", "")),
+            "reason": str(cause.get("reason", cause.get("type", ""))),
             "message": str(cause.get("message", "")),
             "field": str(cause.get("field", "")),
         }
-    return {"type": str(cause.type), "message": str(cause.message), "field": str(cause.field)}
+    return {"reason": str(cause.type), "message": str(cause.message), "field": str(cause.field)}
 
 
 def _removed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
@@ -996,6 +1561,46 @@ def _removed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
     return removed
 
 
+def _query_bool(value: str) -> bool:
+    """A bool query parameter of DeleteOptions: anything but "0" or "false" is true
+    (apimachinery's query-parameter conversion, not strconv.ParseBool)."""
+    return not (value == "0" or value.lower() == "false")
+
+
+def _parse_int64(value: str) -> int:
+    """An int64 query parameter, as ``strconv.ParseInt(value, 10, 64)`` (400 if not)."""
+    digits = value[1:] if value[:1] in ("+", "-") else value
+    if not (digits.isascii() and digits.isdigit()):
+        raise status.bad_request(f'strconv.ParseInt: parsing "{value}": invalid syntax')
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise status.bad_request(f'strconv.ParseInt: parsing "{value}": value out of range')
+    return number
+
+
+_GO_JSON_KINDS = {str: "string", bool: "bool", dict: "object", list: "array"}
+
+
+def _body_field(doc: Mapping[str, Any], key: str, wanted: type, go_type: str) -> Any:
+    """A typed DeleteOptions body field (None when absent), 400 as encoding/json words it."""
+    value = doc.get(key)
+    if value is None:
+        return None
+    ok = isinstance(value, wanted) and (wanted is bool or not isinstance(value, bool))
+    if wanted is int and ok and not -(2**63) <= value < 2**63:
+        ok = False
+    if ok:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        kind = f"number {value}"
+    else:
+        kind = _GO_JSON_KINDS.get(type(value), "value")
+    raise status.bad_request(
+        f"json: cannot unmarshal {kind} into Go struct field DeleteOptions.{key} of type "
+        f"{go_type}"
+    )
+
+
 def parse_delete_options(body: bytes, query: Mapping[str, str]) -> DeleteOptions:
     """DeleteOptions from the JSON body and/or query parameters (400/422 when malformed)."""
     doc: dict[str, Any] = {}
@@ -1008,14 +1613,17 @@ def parse_delete_options(body: bytes, query: Mapping[str, str]) -> DeleteOptions
     if not isinstance(pre, dict):
         raise status.bad_request("preconditions must be an object")
     policy = query.get("propagationPolicy") or doc.get("propagationPolicy")
-    orphan_raw = query.get("orphanDependents", doc.get("orphanDependents"))
     orphan: bool | None
-    if orphan_raw is None:
-        orphan = None
-    elif isinstance(orphan_raw, bool):
-        orphan = orphan_raw
+    if "orphanDependents" in query:
+        orphan = _query_bool(query["orphanDependents"])
     else:
-        orphan = str(orphan_raw).lower() == "true"
+        orphan = _body_field(doc, "orphanDependents", bool, "bool")
+    # only pods use it (when the emulated kubelet runs), but a malformed one is refused
+    grace: int | None
+    if "gracePeriodSeconds" in query:
+        grace = _parse_int64(query["gracePeriodSeconds"])
+    else:
+        grace = _body_field(doc, "gracePeriodSeconds", int, "int64")
     causes = []
     if policy is not None and policy not in ("Background", "Foreground", "Orphan"):
         causes.append(
@@ -1054,4 +1662,5 @@ def parse_delete_options(body: bytes, query: Mapping[str, str]) -> DeleteOptions
         uid=pre.get("uid"),
         resource_version=pre.get("resourceVersion"),
         dry_run=bool(dry_values),
+        grace_period=grace,
     )

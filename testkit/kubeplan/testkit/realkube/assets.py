@@ -27,6 +27,8 @@ from pathlib import Path
 
 import attrs
 
+from kubeplan.core.errors import KubeplanError
+
 GOMOD = Path(__file__).resolve().parent / "gomod"
 APISERVER = "kube-apiserver"
 CONTROLLER_MANAGER = "kube-controller-manager"
@@ -39,7 +41,7 @@ _PACKAGES = {
 }
 
 
-class AssetsUnavailable(RuntimeError):
+class AssetsUnavailable(KubeplanError, RuntimeError):
     """No binaries could be found or built; the message says what failed and what to do."""
 
 

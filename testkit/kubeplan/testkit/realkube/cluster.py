@@ -29,7 +29,9 @@ from typing import Any
 import attrs
 import yaml
 
+from kubeplan.core.errors import KubeplanError
 from kubeplan.testkit.endpoint import EndpointError, KubeEndpoint
+from kubeplan.testkit.private_files import write_private
 from kubeplan.testkit.processes import stop_by_pid
 from kubeplan.testkit.realkube.assets import KubeAssets
 from kubeplan.testkit.realkube.pki import Pki, make_pki
@@ -49,7 +51,7 @@ CONTROLLERS = (
 _PR_SET_PDEATHSIG = 1
 
 
-class RealKubeError(RuntimeError):
+class RealKubeError(KubeplanError, RuntimeError):
     """The control plane did not start or died; the message says which part and why."""
 
 
@@ -312,8 +314,4 @@ class RealKubeApiServer:
             ],
             "current-context": context,
         }
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(config, sort_keys=False))
-        target.chmod(0o600)
-        return target
+        return write_private(path, yaml.safe_dump(config, sort_keys=False))
