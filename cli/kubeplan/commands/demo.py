@@ -3,7 +3,7 @@ embedded fake Kubernetes API server.
 
 The demo starts kubeplan's fake API server on 127.0.0.1 (real HTTP: the operator talks
 to it through kubernetes_asyncio exactly as it would to a cluster), installs the
-EchoServer CRD derived from examples/echo-server/operator.py, then:
+EchoServer CRD derived from examples/echo-server/echo_server_operator.py, then:
 
   1. creates two EchoServers, hello (2 replicas) and bonjour (1 replica);
   2. changes hello's greeting and replicas (its Pods are recreated: recreate strategy);
@@ -41,11 +41,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kubeplan.adapters.gctuning import tune_gc
+from kubeplan.adapters.logs import configure_logging
 from kubeplan.commands._loading import LoadError, load_definition
+from kubeplan.core.errors import KubeplanError
 
 HELP = "run the echo-server example on an embedded fake API server, narrating each plan"
 
-EXAMPLE = "examples/echo-server/operator.py"
+EXAMPLE = "examples/echo-server/echo_server_operator.py"
 NAMESPACE = "default"
 
 
@@ -60,6 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show the runtime's log as well")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="the runtime's log as text or one JSON object per line")
 
 
 def example_path() -> Path:
@@ -72,10 +76,8 @@ def example_path() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.log_format,
+                      level=logging.INFO if args.verbose else logging.WARNING)
     path = example_path()
     if not path.is_file():
         print(
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class DemoFailed(Exception):
+class DemoFailed(KubeplanError):
     """A step did not reach the state it should have; the message says which."""
 
 
@@ -281,14 +283,14 @@ class Demo:
         the executor, as the testkit's simulation does)."""
         execute: Callable[..., Any] = self.operator.executor.execute
 
-        async def narrated(plan: Any, parent: Any) -> Any:
+        async def narrated(plan: Any, parent: Any, **options: Any) -> Any:
             if plan.actions or plan.error:
                 count = len(plan.actions)
                 self.say(f"   plan for {plan.parent.type.kind} {_where(plan.parent)} "
                          f"({count} action{'' if count == 1 else 's'}):")
                 for line in plan.lines():
                     self.say(f"     {_short(line)}")
-            return await execute(plan, parent)
+            return await execute(plan, parent, **options)
 
         self.operator.executor.execute = narrated  # type: ignore[method-assign]
 

@@ -6,10 +6,21 @@ namespace when the operator is restricted to namespaces of namespaced types, els
 ClusterRole; a Role for leader-election Leases in the operator's namespace when
 --replicas > 1), the binding(s), and a Deployment that runs
 `kubeplan run MODULE:ATTR` as a non-root user on a read-only root filesystem, with
-/healthz and /readyz probes on port 8080.
+/healthz and /readyz probes on port 8080. A parent type with several versions adds
+its conversion webhook: a Service, the CRD's clientConfig naming it, and the serving
+certificate from cert-manager (an Issuer and a Certificate, injected into the CRD by
+cert-manager's CA injector) or, with --ca-file, from a Secret <name>-webhook-tls you
+create (kubectl create secret tls) signed by that CA. Admission webhooks (validators=,
+mutators=) add a Validating/MutatingWebhookConfiguration calling the same Service at
+each webhook's path, with the same certificate.
 
 MODULE:ATTR names the OperatorDefinition (a dotted module or a file path, as for
 `kubeplan crd`) and is also what the container runs, so give it as the image sees it.
+
+Several MODULE:ATTR deploy several operators in one Deployment (`kubeplan run A B`):
+every CRD, one ServiceAccount (named by --name, default the operators' names joined by
+'-'), each operator's own RBAC bound to it (roles NAME-OPERATOR), and one Deployment
+running them all.
 Build the image with the Dockerfile at the repository root (see deploy/README.md).
 
 Examples:
@@ -28,8 +39,15 @@ import sys
 
 from kubeplan.commands._loading import LoadError, load_definition
 from kubeplan.commands._output import FORMATS, render
+from kubeplan.commands._webhooks import read_ca
 from kubeplan.core.crd import SchemaError
-from kubeplan.core.manifests import DEFAULT_IMAGE, DEFAULT_NAMESPACE, manifests_for
+from kubeplan.core.errors import InvalidArgument
+from kubeplan.core.manifests import (
+    DEFAULT_IMAGE,
+    DEFAULT_NAMESPACE,
+    group_manifests_for,
+    manifests_for,
+)
 
 HELP = "print the CRD, RBAC and Deployment that run an operator in a cluster"
 
@@ -45,7 +63,11 @@ def _positive_int(text: str) -> int:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="MODULE:ATTR", help="the OperatorDefinition to deploy")
+    parser.add_argument("targets", metavar="MODULE:ATTR", nargs="+",
+                        help="the OperatorDefinition to deploy (several: in one Deployment)")
+    parser.add_argument("--name", default=None,
+                        help="with several operators: the Deployment's and ServiceAccount's "
+                             "name (default: the operators' names joined by '-')")
     parser.add_argument(
         "--image", default=DEFAULT_IMAGE, help=f"operator image (default: {DEFAULT_IMAGE})"
     )
@@ -62,6 +84,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="leave the Namespace out (when it is created elsewhere)",
     )
     parser.add_argument(
+        "--ca-file", metavar="PEM",
+        help="a parent type with several versions: the CA that signed the webhook's "
+             "certificate (the Secret <name>-webhook-tls, made by you), written into the "
+             "CRD's caBundle; without it, cert-manager makes and injects the certificate",
+    )
+    parser.add_argument(
         "-o", "--output", choices=FORMATS, default="yaml",
         help="yaml: a multi-document stream; json: a v1 List (default: yaml)",
     )
@@ -69,16 +97,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        definition = load_definition(args.target)
-        objects = manifests_for(
-            definition,
-            target=args.target,
-            namespace=args.namespace,
-            image=args.image,
-            replicas=args.replicas,
-            include_namespace=not args.no_namespace,
-        )
-    except (LoadError, SchemaError, ValueError) as exc:
+        definitions = [load_definition(target) for target in args.targets]
+        ca = read_ca(args.ca_file) if args.ca_file else None
+        if len(definitions) == 1 and args.name is None:
+            objects = manifests_for(
+                definitions[0],
+                target=args.targets[0],
+                namespace=args.namespace,
+                image=args.image,
+                replicas=args.replicas,
+                include_namespace=not args.no_namespace,
+                webhook_ca=ca,
+            )
+        else:
+            if any(d.version_set is not None for d in definitions):
+                raise InvalidArgument("a versioned parent's conversion webhook is deployed "
+                                      "with its operator alone: give one MODULE:ATTR")
+            objects = group_manifests_for(
+                definitions,
+                targets=args.targets,
+                name=args.name,
+                namespace=args.namespace,
+                image=args.image,
+                replicas=args.replicas,
+                include_namespace=not args.no_namespace,
+            )
+    except (LoadError, SchemaError, ValueError, OSError) as exc:
         print(f"kubeplan manifests: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(render(objects, args.output))

@@ -1,7 +1,8 @@
-"""Print the plan an operator would carry out for one parent, changing nothing.
+"""Print the plan an operator would carry out, changing nothing: for one parent (-f FILE)
+or for every live parent (--all, an upgrade preview).
 
-Offline (the default): the parent comes from -f FILE and the objects that exist from
---observed DIR (every .yaml/.yml/.json file in it, multi-document streams and
+Offline (the default for -f): the parent comes from -f FILE and the objects that exist
+from --observed DIR (every .yaml/.yml/.json file in it, multi-document streams and
 `kind: List` included, as `kubectl get -o yaml` writes them). Objects of a declared
 child type are the parent's children (one without an ownerReferences key is taken to
 be owned by the parent); objects of a related type (OperatorConfig.with_related) are
@@ -12,19 +13,48 @@ Against a cluster (--kubeconfig and/or --context): read-only. The parent's live
 metadata and status are read from the cluster and the file's spec laid over them (so
 the plan answers "what would the operator do if I applied this file?"); the children
 are the objects the operator owns; related objects are read with the handler's
-selectors. Nothing is written: only GET and LIST requests are sent.
+selectors.
+
+--all (always against a cluster: --kubeconfig, --context, or else $KUBECONFIG,
+~/.kube/config or the pod's service account): runs this MODULE:ATTR -- typically the
+new version of the operator, before rolling it out -- over every parent in the
+namespaces the operator watches (or those given with -n/--namespace, repeatable), and
+prints one combined plan: the parents that would change, are up to date or fail, the
+number of actions of each kind on each type, then every action with its reason,
+grouped by parent (failed parents first). A parent's children are the objects that
+carry the operator's label and name it as their controller (or in the parent-uid
+label), as the running operator finds them; related objects are read with the
+handler's selectors. A handler that raises (or returns something invalid) for one
+parent fails that parent only: it is reported with its error and the others are
+still planned. -o json prints the same as data (schema kubeplan.dev/plan-summary/v1:
+schema, operator, namespaces, totals {parents, changed, up_to_date, failed, actions,
+problems}, counts [{action, type, count}], parents [{parent, outcome, plan}], where
+outcome is failed, changed or up-to-date and plan is what `plan -f -o json` prints).
+
+Read-only by construction: clusters are read through a client whose write methods
+raise before anything is sent, so only GET and LIST requests reach the API server.
+The apply memo is empty, as in an operator that has just started: whether a child
+needs a replace is decided by comparing the fields the handler sets with the live
+object (and the desired-hash annotation), not by the running operator's memory of
+its own writes. A field the server rewrites in another spelling (a quantity written
+"1000m" and stored as "1") therefore shows as a replace that the running operator,
+which remembers the server's answer to its write, would skip.
 
 MODULE:ATTR names the OperatorDefinition (a dotted module or a file path).
 
 Examples:
-  kubeplan plan examples/echo-server/operator.py:operator \\
+  kubeplan plan examples/echo-server/echo_server_operator.py:operator \\
       -f examples/echo-server/echoserver.yaml
   kubeplan plan my_operator:operator -f web.yaml --observed observed/
   kubeplan plan my_operator:operator -f web.yaml --kubeconfig ~/.kube/config -o json
+  kubeplan plan my_operator:operator --all --kubeconfig ~/.kube/config -n team-a -o json
 
 Exit codes: 0 the plan is empty (nothing to do); 2 the plan has actions (or bad
 usage); 1 an error explained on stderr (the target does not load, the file is not a
-parent of this operator, the cluster cannot be reached ...).
+parent of this operator, the cluster cannot be reached ...). With --all: 1 also when
+the handler failed for any parent (the combined plan is still printed, and stderr
+names the failed parents), so that a CI gate cannot pass over a new version that
+crashes on live data; else 2 when any parent would change, 0 when none would.
 """
 
 from __future__ import annotations
@@ -34,38 +64,42 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
 import yaml
 
+from kubeplan.commands import plan_all
 from kubeplan.commands._loading import LoadError, load_definition
+from kubeplan.commands._planning import PlanError, connect_readonly, plan_request, read_failed
 from kubeplan.core.config import LABEL_OPERATOR, LABEL_PARENT_UID, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
-from kubeplan.core.handler import HandlerInfo
-from kubeplan.core.memo import ApplyMemo
 from kubeplan.core.objects import controller_ref_of, is_owned_by, name_of, namespace_of, uid_of
-from kubeplan.core.plan import Create, Plan
-from kubeplan.core.planner import plan as make_plan
+from kubeplan.core.plan import Create
 from kubeplan.core.related import resolve_selectors, select_related
 from kubeplan.core.request import Children, SyncRequest
 from kubeplan.core.types import K8sType
+from kubeplan.core.versions import ConversionFailed, VersionError, VersionSet
 
-HELP = "print the plan for a parent without changing anything (exit 2: there is work)"
+HELP = ("print the plan for a parent, or for every parent with --all, changing nothing "
+        "(exit 2: there is work)")
 
 RawObject = dict[str, Any]
 
-
-class PlanError(Exception):
-    """Something the user must fix; the message says what."""
+__all__ = ["HELP", "PlanError", "configure", "plan_request", "read_parent", "request_offline",
+           "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="MODULE:ATTR", help="the OperatorDefinition to plan")
-    parser.add_argument("-f", "--filename", required=True, metavar="FILE",
-                        help="the parent, as YAML or JSON (one object)")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("-f", "--filename", metavar="FILE",
+                       help="the parent, as YAML or JSON (one object)")
+    which.add_argument("--all", action="store_true",
+                       help="every live parent (an upgrade preview; reads a cluster)")
+    parser.add_argument("-n", "--namespace", action="append", metavar="NS",
+                        help="with --all: only parents in NS (repeatable; default: every "
+                             "namespace the operator watches)")
     parser.add_argument("--observed", metavar="DIR",
                         help="offline: a folder of the objects that exist (children, related)")
     parser.add_argument("--kubeconfig", metavar="PATH",
@@ -76,9 +110,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.namespace and not args.all:
+        print("kubeplan plan: -n/--namespace goes with --all (with -f the parent file names "
+              "its namespace)", file=sys.stderr)
+        return 1
     try:
         definition = load_definition(args.target)
-        parent = read_parent(Path(args.filename), definition.config)
+        if args.all:
+            if args.observed:
+                raise PlanError("--all reads the parents from a cluster; --observed is for "
+                                "one parent (-f FILE) offline")
+            return plan_all.run_all(definition, args)
+        parent = read_parent(Path(args.filename), definition.config, definition.version_set)
         if args.kubeconfig or args.context:
             if args.observed:
                 raise PlanError("give --observed (offline) or --kubeconfig/--context "
@@ -98,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
                     plan = plan_request(definition, request)
         else:
             observed = read_objects(Path(args.observed)) if args.observed else []
+            parent = _uid_from_observed(Path(args.filename), parent, observed)
             request = request_offline(definition.config, parent, observed)
             plan = plan_request(definition, request)
     except (LoadError, PlanError) as exc:
@@ -133,8 +177,15 @@ def _load_documents(path: Path) -> list[RawObject]:
     return objects
 
 
-def read_parent(path: Path, config: OperatorConfig) -> RawObject:
-    """The one parent in ``path``, checked to be of the operator's parent type."""
+def _article(word: str) -> str:
+    """``a`` or ``an`` before ``word`` (by its first letter: a vowel sound, roughly)."""
+    return "an" if word[:1].lower() in "aeio" else "a"
+
+
+def read_parent(path: Path, config: OperatorConfig,
+                versions: VersionSet | None = None) -> RawObject:
+    """The one parent in ``path``, checked to be of the operator's parent type; one of
+    another declared version is converted to the watched one, as the server would."""
     objects = _load_documents(path)
     parent_type = config.parent
     if len(objects) != 1:
@@ -143,9 +194,16 @@ def read_parent(path: Path, config: OperatorConfig) -> RawObject:
             "(put the objects that exist in a folder and pass it with --observed)"
         )
     parent = objects[0]
+    if versions is not None and not parent_type.matches(parent) and _other_version(
+            parent, parent_type, versions):
+        try:
+            parent = versions.convert(parent, parent_type.version)
+        except (VersionError, ConversionFailed) as exc:
+            raise PlanError(f"{path}: {exc}") from None
     if not parent_type.matches(parent):
+        found = f"{parent.get('apiVersion')}/{parent.get('kind')}"
         raise PlanError(
-            f"{path} is a {parent.get('apiVersion')}/{parent.get('kind')}, not a parent of "
+            f"{path} is {_article(found)} {found}, not a parent of "
             f"operator {config.name!r}: it manages {parent_type} (apiVersion: "
             f"{parent_type.api_version}, kind: {parent_type.kind})"
         )
@@ -155,6 +213,43 @@ def read_parent(path: Path, config: OperatorConfig) -> RawObject:
     if parent_type.namespaced and not meta.get("namespace"):
         parent = {**parent, "metadata": {**meta, "namespace": "default"}}
     return parent
+
+
+def _other_version(parent: RawObject, parent_type: K8sType, versions: VersionSet) -> bool:
+    group, _, version = str(parent.get("apiVersion")).rpartition("/")
+    return (group == parent_type.group and parent.get("kind") == parent_type.kind
+            and version in versions.names)
+
+
+def _uid_from_observed(path: Path, parent: RawObject, observed: list[RawObject]) -> RawObject:
+    """A parent file without ``metadata.uid`` (the file one applies) whose observed
+    children name their controller by kind and name: take its uid from them, and say so.
+
+    Without this the children look owned by some other parent of the same name. When the
+    children disagree (a parent deleted and created again), say which uids they name.
+    """
+    if uid_of(parent):
+        return parent
+    uids: dict[str, list[str]] = {}
+    for obj in observed:
+        ref = controller_ref_of(obj) or {}
+        if (ref.get("kind") == parent.get("kind") and ref.get("name") == name_of(parent)
+                and ref.get("uid") and namespace_of(obj) == namespace_of(parent)):
+            uids.setdefault(str(ref["uid"]), []).append(f"{obj.get('kind')} {name_of(obj)}")
+    if not uids:
+        return parent
+    kind, name = parent.get("kind"), name_of(parent)
+    if len(uids) > 1:
+        named = "; ".join(f"{uid} by {', '.join(objs)}" for uid, objs in sorted(uids.items()))
+        raise PlanError(
+            f"the parent in {path} has no metadata.uid, and the observed objects name "
+            f"different {kind} {name!r} parents as their controller ({named}): add the "
+            f"current uid to {path} (kubectl get {str(kind).lower()} {name} -o yaml shows it)"
+        )
+    (uid,) = uids
+    print(f"kubeplan plan: the parent in {path} has no metadata.uid; using {uid}, the uid "
+          "the observed objects name as their controller", file=sys.stderr)
+    return {**parent, "metadata": {**parent["metadata"], "uid": uid}}
 
 
 def read_objects(folder: Path) -> list[RawObject]:
@@ -219,23 +314,6 @@ def _select(
     return Children.build(found)
 
 
-def plan_request(definition: OperatorDefinition, request: SyncRequest) -> Plan:
-    """Call the handler as the runtime would and plan its answer (the planner is pure)."""
-    info = HandlerInfo.of(definition.handler)
-    now = datetime.now(UTC)
-    if request.now is None:
-        request = attrs.evolve(request, now=now)
-    function = info.finalize if request.finalizing and info.finalize else info.sync
-    try:
-        result: Any = function(request)
-        if asyncio.iscoroutine(result):
-            result = asyncio.run(result)
-    except Exception as exc:  # planned like the runtime plans it: a failed condition
-        result = exc
-    return make_plan(definition.config, request, result, memo=ApplyMemo.empty(),
-                     now=now, has_finalize=info.has_finalize)
-
-
 # -- reading a cluster ----------------------------------------------------------------------------
 
 
@@ -245,7 +323,7 @@ async def _request_from_cluster(
     from kubeplan.adapters.errors import ApiError, NotFound
 
     config = definition.config
-    client = await _connect(args)
+    client, host = await connect_readonly(args)
     try:
         try:
             live = await client.get(config.parent, name_of(parent) or "",
@@ -276,38 +354,9 @@ async def _request_from_cluster(
             )
         return request
     except (ApiError, OSError) as exc:
-        raise _read_failed(client, exc) from exc
+        raise read_failed(host, exc) from exc
     finally:
         await client.close()
-
-
-def _read_failed(client: Any, exc: BaseException) -> PlanError:
-    """A read that failed: unreachable (no HTTP status) or refused (RBAC, a missing CRD)."""
-    host = getattr(client, "_host", "the cluster")
-    status = getattr(exc, "status", None)
-    if isinstance(exc, OSError) or status == 0:
-        return PlanError(
-            f"cannot reach the cluster at {host} ({getattr(exc, 'message', exc)}); check "
-            "--kubeconfig/--context and that the cluster is running"
-        )
-    if status == 404:
-        return PlanError(
-            f"the cluster at {host} does not serve a type this operator needs ({exc}); is the "
-            "CRD installed? (kubeplan crd MODULE:ATTR | kubectl apply -f -)"
-        )
-    if status in (401, 403):
-        return PlanError(f"the cluster at {host} refused a read ({exc}); kubeplan plan needs "
-                         "get/list on the parent, child and related types")
-    return PlanError(f"reading from the cluster at {host} failed: {exc}")
-
-
-async def _connect(args: argparse.Namespace) -> Any:
-    from kubeplan.adapters.client import KubeClient
-
-    try:
-        return await KubeClient.from_config(args.kubeconfig, args.context, read_attempts=1)
-    except Exception as exc:  # kubeconfig missing, malformed, unknown context
-        raise PlanError(f"cannot load the Kubernetes configuration: {exc}") from exc
 
 
 async def _foreign_from_cluster(
@@ -315,7 +364,7 @@ async def _foreign_from_cluster(
 ) -> list[tuple[K8sType, RawObject]]:
     from kubeplan.adapters.errors import ApiError, NotFound
 
-    client = await _connect(args)
+    client, host = await connect_readonly(args)
     found: list[tuple[K8sType, RawObject]] = []
     try:
         for ref in refs:
@@ -324,7 +373,7 @@ async def _foreign_from_cluster(
             except NotFound:
                 continue
     except (ApiError, OSError) as exc:
-        raise _read_failed(client, exc) from exc
+        raise read_failed(host, exc) from exc
     finally:
         await client.close()
     return found
