@@ -6,12 +6,12 @@ import asyncio
 from pathlib import Path
 
 import yaml
+from configmap_sync_operator import operator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubeplan.adapters.runtime import Operator
 from kubeplan.adapters.settings import RuntimeSettings
-from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.core.k8s import core_v1
 from kubeplan.core.manifests import rbac_rules
@@ -22,7 +22,6 @@ from kubeplan.testkit.simulation import install_crd
 from kubeplan.testkit.strategies import dns_labels
 
 HERE = Path(__file__).parent
-operator = load_definition(f"{HERE / 'operator.py'}:operator")
 PARENT = yaml.safe_load((HERE / "configmapsync.yaml").read_text())
 SOURCE = yaml.safe_load((HERE / "source.yaml").read_text())
 

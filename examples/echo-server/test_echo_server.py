@@ -7,23 +7,27 @@ property-tests the real runtime against the fake API server in virtual time.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import echo_server_operator as example
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.core.request import SyncRequest
+from kubeplan.testkit.apiserver import FakeApiServer
+from kubeplan.testkit.apiserver.controllers import DEFAULT_CONTROLLERS
 from kubeplan.testkit.check import check_operator
 from kubeplan.testkit.harness import expect_plan, observe, plan_for, request_from_dicts
+from kubeplan.testkit.simulation import Simulation, as_definition, install_crd
 from kubeplan.testkit.strategies import parents
+from kubeplan.testkit.vtime import LoopClock, virtual_time
 
 HERE = Path(__file__).parent
-operator = load_definition(f"{HERE / 'operator.py'}:operator")
-example = __import__(operator.handler.__module__)  # the loaded operator.py module
+operator = example.operator
 PARENT = yaml.safe_load((HERE / "echoserver.yaml").read_text())
 
 
@@ -125,3 +129,53 @@ async def test_the_sample_runs_under_the_plugin_harness(operator_harness, fake_a
     it converges (Synced=True, children exist) and a further resync writes nothing."""
     harness = await operator_harness(operator)
     await harness.assert_converges(HERE / "echoserver.yaml")
+
+
+async def _run_offline_with_a_kubelet(ready_after: float) -> list[dict]:
+    """The operator on a fake that runs an emulated kubelet; the parent's status after
+    creation, and again once the Pods' readiness delay has passed (virtual time)."""
+    server = FakeApiServer(clock=LoopClock(), controllers=DEFAULT_CONTROLLERS | {"kubelet"})
+    server.start()
+    assert server.controllers.kubelet is not None
+    server.controllers.kubelet.ready_delay = ready_after
+    await install_crd(server, crd_of(operator))
+    simulation = Simulation(server, as_definition(operator))
+    await simulation.start()
+    seen = []
+    try:
+        await simulation.client.create(operator.config.parent, PARENT)
+        await simulation.settle()
+        for _ in range(2):
+            parent = server.get_object("example.kubeplan.dev/v1", "echoservers", "hello",
+                                       "default")
+            assert parent is not None
+            seen.append(parent["status"])
+            await asyncio.sleep(ready_after + 1)
+            await simulation.settle()
+    finally:
+        await simulation.stop()
+        await server.stop()
+    return seen
+
+
+@virtual_time
+async def test_offline_the_status_follows_the_pods_the_emulated_kubelet_makes_ready() -> None:
+    """No cluster: the fake's kubelet starts the operator's Pods and makes them Ready after
+    10 s; the status the operator writes follows their readiness."""
+    before, after = await _run_offline_with_a_kubelet(ready_after=10)
+    assert (before["replicas"], before.get("readyReplicas", 0)) == (2, 0)
+    assert (after["replicas"], after["readyReplicas"]) == (2, 2)
+
+
+@pytest.mark.kubeplan_controllers("kubelet")
+async def test_with_the_plugins_kubelet_the_status_counts_ready_pods(operator_harness) -> None:  # type: ignore[no-untyped-def]
+    """The plugin's fake with the emulated kubelet named by the marker: the operator's Pods
+    run and turn Ready, and the status it writes says so."""
+    harness = await operator_harness(operator)
+    await harness.apply_parent(PARENT)
+    await harness.settle()
+    parent = harness.parent("hello")
+    assert parent is not None
+    assert parent["status"]["readyReplicas"] == 2
+    assert all(p["status"]["phase"] == "Running" for p in harness.children("hello")
+               if p["kind"] == "Pod")

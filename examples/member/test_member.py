@@ -7,15 +7,14 @@ from pathlib import Path
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from member_operator import operator
 
-from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.testkit.check import check_operator
 from kubeplan.testkit.harness import expect_plan, observe, plan_for, request_from_dicts
 from kubeplan.testkit.strategies import dns_labels, objects_of
 
 HERE = Path(__file__).parent
-operator = load_definition(f"{HERE / 'operator.py'}:operator")
 Member = operator.config.parent
 ADA = yaml.safe_load((HERE / "member.yaml").read_text())
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ordered_operator import operator
 
-from kubeplan.commands._loading import load_definition
 from kubeplan.core.crd import crd_of
 from kubeplan.core.request import SyncRequest
 from kubeplan.testkit.check import check_operator
@@ -18,7 +18,6 @@ from kubeplan.testkit.scenario import CreateParent, DeleteParent, Scenario, Sett
 from kubeplan.testkit.strategies import parents
 
 HERE = Path(__file__).parent
-operator = load_definition(f"{HERE / 'operator.py'}:operator")
 example = __import__(operator.handler.__module__)
 WORKSPACE = yaml.safe_load((HERE / "workspace.yaml").read_text())
 

@@ -10,9 +10,10 @@ and a Service in front of them.
 
 Try it::
 
-    kubeplan demo                                   # this operator on a fake API server
-    kubeplan crd examples/echo-server/operator.py:operator
-    kubeplan plan examples/echo-server/operator.py:operator -f examples/echo-server/echoserver.yaml
+    kubeplan demo                     # this operator on a fake API server
+    kubeplan crd examples/echo-server/echo_server_operator.py:operator
+    kubeplan plan examples/echo-server/echo_server_operator.py:operator \
+        -f examples/echo-server/echoserver.yaml
 """
 
 from __future__ import annotations

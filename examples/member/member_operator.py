@@ -3,7 +3,7 @@
 
 Run it against an embedded fake API server::
 
-    kubeplan run examples/member/operator.py:operator --embedded
+    kubeplan run examples/member/member_operator.py:operator --embedded
 
 then, in another shell, with the kubeconfig it prints::
 
