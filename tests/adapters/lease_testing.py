@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubeplan.adapters.errors import ConnectionFailed
-from kubeplan.testkit.apiserver.clock import VirtualClock
+from kubeplan.testkit.vtime import LoopClock
 
 #: Loop turns given to the replicas after each clock step: enough for a few in-process
 #: requests each (an in-process request never waits on real time).
@@ -21,7 +21,7 @@ async def settle(turns: int = TURNS) -> None:
 
 
 async def step(
-    clock: VirtualClock,
+    clock: LoopClock,
     seconds: float,
     *,
     dt: float = 0.25,

@@ -1,4 +1,4 @@
-"""Replicas of one operator against one fake API server (over HTTP, real time, short
+"""Replicas of one operator against one fake API server (over HTTP, virtual time, short
 leases): start them, kill one (cancel its task: no release, as a crash), stop the rest."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from adapter_testing import FAST
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.runtime import Operator
 from kubeplan.core.config import OperatorConfig
+from kubeplan.testkit.vtime import LoopClock
 
 #: D = 1.5 s, RD = 1.0 s, R = 0.25 s: a failover takes well under 2 s
 LEASES = {"lease_duration": 1.5, "renew_deadline": 1.0, "retry_period": 0.25}
@@ -30,6 +31,7 @@ class Replicas:
             config, handler, client, owns_client=True,
             settings=attrs.evolve(FAST, identity=identity, lease_namespace="default",
                                   **LEASES, **settings),
+            clock=LoopClock(),
         )
         task = asyncio.create_task(operator.run(), name=f"replica {identity}")
         self.running[identity] = (operator, task)

@@ -10,6 +10,7 @@ from adapter_testing import FAST, eventually
 from kubeplan.adapters.cache import WatchCache
 from kubeplan.core.k8s import core_v1
 from kubeplan.testkit.apiserver.faults import Fault
+from kubeplan.testkit.vtime import LoopClock
 
 CM = core_v1.ConfigMap
 
@@ -43,7 +44,7 @@ async def test_lists_then_watches_with_the_selector_and_indexes_by_owner(kube):
     def name(obj):
         return (obj or {}).get("metadata", {}).get("name")
 
-    cache = WatchCache(kube, CM, label_selector="app=t", settings=FAST,
+    cache = WatchCache(kube, CM, label_selector="app=t", settings=FAST, clock=LoopClock(),
                        listener=lambda old, new: changes.append((name(old), name(new))))
     async with running(cache):
         assert [o["metadata"]["name"] for o in cache.owned_by(uid)] == ["a"]
@@ -63,7 +64,8 @@ async def test_relists_on_410_and_reports_what_changed_meanwhile(fake, kube):
     fake.faults.add(Fault.watch_stall(resource="configmaps"))
     settings = type(FAST)(**{**_fields(FAST), "watch_inactivity_timeout": 0.3})
     deleted: list[str] = []
-    cache = WatchCache(kube, CM, settings=settings, listener=lambda old, new: (
+    cache = WatchCache(kube, CM, settings=settings, clock=LoopClock(),
+                       listener=lambda old, new: (
         deleted.append(old["metadata"]["name"]) if new is None else None))
     async with running(cache):
         await kube.delete(CM, "goes", "default")
@@ -76,13 +78,57 @@ async def test_relists_on_410_and_reports_what_changed_meanwhile(fake, kube):
 
 
 async def test_observe_keeps_the_newest_version(kube):
-    cache = WatchCache(kube, CM, settings=FAST)
+    cache = WatchCache(kube, CM, settings=FAST, clock=LoopClock())
     async with running(cache):
         created = await kube.create(CM, _cm("a"))
         newer = await kube.patch(CM, "a", {"data": {"v": "2"}}, namespace="default")
         cache.observe(newer)
         cache.observe(created)  # older: ignored
         assert cache.get("a", "default")["data"] == {"v": "2"}
+
+
+async def test_a_read_brings_back_what_our_own_delete_only_seemed_to_remove(kube):
+    # a DELETE answered 404 by something else than the store (a proxy, an injected fault)
+    # drops the object from the cache; a GET that then finds the very same version proves
+    # it is still there (check_operator found the hot loop: create 409, cache "missing")
+    cache = WatchCache(kube, CM, settings=FAST, clock=LoopClock())
+    async with running(cache):
+        created = await kube.create(CM, _cm("a"))
+        async def cached() -> bool:
+            return cache.get("a", "default") is not None
+
+        await eventually(cached)
+        cache.observe_deleted(created)
+        assert cache.get("a", "default") is None
+        cache.observe(created)  # a write's answer of that version: still taken as deleted
+        assert cache.get("a", "default") is None
+        cache.observe(created, written=False)  # a read of it: it exists
+        assert cache.get("a", "default")["metadata"]["uid"] == created["metadata"]["uid"]
+        # and a real delete's watch event still removes it
+        await kube.delete(CM, "a", namespace="default")
+
+        async def gone() -> bool:
+            return cache.get("a", "default") is None
+
+        await eventually(gone)
+
+
+async def test_relabelled_out_of_the_selector_is_a_delete_and_observe_keeps_it_out(kube):
+    """The server sends a DELETED event when an object leaves the watch's selection; an
+    answer of our own write outside the selection is not taken in either."""
+    removed: list[str] = []
+    cache = WatchCache(kube, CM, label_selector="app=t", settings=FAST, clock=LoopClock(),
+                       listener=lambda old, new: (
+        removed.append(old["metadata"]["name"]) if new is None else None))
+    async with running(cache):
+        await kube.create(CM, _cm("a"))
+        await eventually(lambda: asyncio.sleep(0, cache.get("a", "default") is not None))
+        moved = await kube.patch(CM, "a", {"metadata": {"labels": {"app": "elsewhere"}}},
+                                 namespace="default")
+        await eventually(lambda: asyncio.sleep(0, cache.get("a", "default") is None))
+        assert removed == ["a"]
+        cache.observe(moved)  # e.g. the answer to a finalizer patch of a released parent
+        assert cache.get("a", "default") is None
 
 
 def _fields(settings) -> dict:

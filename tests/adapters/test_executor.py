@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from adapter_testing import BUNDLE_CONFIG, Bundle, bundle, configmap
 
+from kubeplan.adapters.clock import SystemClock
 from kubeplan.adapters.events import EventRecorder
 from kubeplan.adapters.executor import Executor
 from kubeplan.core.k8s import core_v1
@@ -16,6 +17,13 @@ from kubeplan.core.planner import stamp
 
 CM = core_v1.ConfigMap
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+class FixedClock(SystemClock):
+    """Stamps every condition and Event with ``NOW``."""
+
+    def now(self) -> datetime:
+        return NOW
 
 
 async def _parent(kube):
@@ -35,8 +43,8 @@ def _child(parent, name: str, **data: str) -> dict:
 async def test_a_failed_action_does_not_stop_the_others_and_is_reported(kube, crds):
     parent = await _parent(kube)
     await kube.create(CM, configmap("taken", "default", theirs="1"))
-    recorder = EventRecorder(kube, "test", wall_clock=lambda: NOW)
-    executor = Executor(kube, BUNDLE_CONFIG, recorder=recorder, wall_clock=lambda: NOW)
+    recorder = EventRecorder(kube, "test", clock=FixedClock())
+    executor = Executor(kube, BUNDLE_CONFIG, recorder=recorder, clock=FixedClock())
     plan = Plan(_ref(parent), (
         Create(ObjectRef(CM, "taken", "default"), _child(parent, "taken"), "hash-taken"),
         Create(ObjectRef(CM, "fine", "default"), _child(parent, "fine"), "hash-fine"),

@@ -206,6 +206,8 @@ async def test_the_pool_never_opens_more_than_its_limit(serve):
         tasks = [asyncio.create_task(_get(pool)) for _ in range(6)]
         await asyncio.sleep(0.05)
         assert pool.connections == 2
+        await asyncio.sleep(60)  # a virtual minute of waiting opens no third connection
+        assert pool.connections == 2 and server.max_open == 2
         server.gate.set()
         assert await asyncio.gather(*tasks) == [(200, b"{}")] * 6
         assert server.max_open == 2

@@ -20,6 +20,7 @@ from kubeplan.adapters.kubeconfig import InClusterError, TokenFile, load_in_clus
 from kubeplan.core.k8s import core_v1
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer, kubeconfig
 from kubeplan.testkit.apiserver.server import FakeApiServer
+from kubeplan.testkit.vtime import LoopClock
 
 
 def _write(path: Path, doc: dict) -> Path:
@@ -28,7 +29,8 @@ def _write(path: Path, doc: dict) -> Path:
 
 
 async def test_a_token_kubeconfig_is_served_without_kubernetes_asyncio(tmp_path: Path) -> None:
-    async with FakeApiServer() as fake, FakeApiHttpServer(fake, token="s3cret") as http:
+    async with (FakeApiServer(clock=LoopClock()) as fake,
+                FakeApiHttpServer(fake, token="s3cret") as http):
         path = _write(tmp_path / "config", kubeconfig(http.url, token="s3cret"))
         client = await KubeClient.from_kubeconfig(path)
         try:
@@ -132,7 +134,8 @@ def test_tls_material_from_data_and_relative_files(tmp_path: Path) -> None:
 
 async def test_a_token_file_is_read_relative_to_the_kubeconfig_and_again_as_it_rotates(
         tmp_path: Path) -> None:
-    async with FakeApiServer() as fake, FakeApiHttpServer(fake, token="first") as http:
+    async with (FakeApiServer(clock=LoopClock()) as fake,
+                FakeApiHttpServer(fake, token="first") as http):
         doc = kubeconfig(http.url)
         doc["users"][0]["user"] = {"tokenFile": "secrets/token"}
         (tmp_path / "secrets").mkdir()

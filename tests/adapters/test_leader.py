@@ -14,18 +14,19 @@ from kubeplan.adapters.errors import Conflict
 from kubeplan.adapters.leader import LeaderElectionSettings, LeaderElector
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.lease import LeaseRecord, parse_time
-from kubeplan.testkit.apiserver import FakeApiServer, Fault, VirtualClock
+from kubeplan.testkit.apiserver import FakeApiServer, Fault
+from kubeplan.testkit.vtime import LoopClock
 
 D, RD, R = 15.0, 10.0, 2.0
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
+def clock() -> LoopClock:
+    return LoopClock()
 
 
 @pytest.fixture
-async def server(clock: VirtualClock) -> AsyncIterator[FakeApiServer]:
+async def server(clock: LoopClock) -> AsyncIterator[FakeApiServer]:
     async with FakeApiServer(clock=clock) as fake:
         yield fake
 
@@ -33,7 +34,7 @@ async def server(clock: VirtualClock) -> AsyncIterator[FakeApiServer]:
 class Electors:
     """Start electors on the same Lease and cancel whatever is left at the end."""
 
-    def __init__(self, server: FakeApiServer, clock: VirtualClock) -> None:
+    def __init__(self, server: FakeApiServer, clock: LoopClock) -> None:
         self.server, self.clock = server, clock
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -55,7 +56,7 @@ class Electors:
 
 
 @pytest.fixture
-async def electors(server: FakeApiServer, clock: VirtualClock) -> AsyncIterator[Electors]:
+async def electors(server: FakeApiServer, clock: LoopClock) -> AsyncIterator[Electors]:
     group = Electors(server, clock)
     yield group
     await group.close()

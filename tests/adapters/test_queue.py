@@ -9,6 +9,7 @@ import pytest
 
 from kubeplan.adapters.backoff import Backoff, KeyedBackoff
 from kubeplan.adapters.queue import WorkQueue
+from kubeplan.testkit.vtime import LoopClock
 
 
 async def _get(queue: WorkQueue, timeout: float = 1.0):
@@ -34,7 +35,7 @@ async def test_a_key_added_while_in_flight_is_handed_out_only_after_done():
     queue.add("a")
     queue.add("a")
     with pytest.raises(TimeoutError):
-        await _get(queue, timeout=0.05)  # never twice in flight
+        await _get(queue, timeout=3600)  # never twice in flight (for a virtual hour)
     queue.done("a")
     assert await _get(queue) == "a"  # the adds while in flight coalesced into one
     queue.done("a")
@@ -50,7 +51,7 @@ async def test_add_after_hands_the_key_out_later_and_the_earliest_schedule_wins(
     queue.add_after("a", 3.0)  # later than the pending one: ignored
     assert await _get(queue) == "a"
     elapsed = loop.time() - start
-    assert 0.04 <= elapsed < 1.0
+    assert elapsed == pytest.approx(0.05)  # virtual time: the earliest schedule, exactly
     assert queue.delayed == 0
 
 
@@ -105,12 +106,14 @@ async def test_workers_share_keys_without_running_one_key_twice():
 async def test_depth_and_latency_are_observed():
     depths: list[int] = []
     latencies: list[float] = []
-    queue: WorkQueue[str] = WorkQueue(on_depth=depths.append, on_latency=latencies.append)
+    queue: WorkQueue[str] = WorkQueue(on_depth=depths.append, on_latency=latencies.append,
+                                      clock=LoopClock())
     queue.add("a")
     queue.add("b")
+    await asyncio.sleep(1.5)
     await _get(queue)
     assert depths[:3] == [1, 2, 1]
-    assert len(latencies) == 1 and latencies[0] >= 0
+    assert latencies == [pytest.approx(1.5)]  # queued for 1.5 virtual seconds, exactly
 
 
 def test_backoff_is_capped_and_jittered_within_bounds():

@@ -5,6 +5,7 @@ sync deleted is not deleted again before the watch reports it."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from adapter_testing import BUNDLE_CONFIG, Bundle, BundleHandler, bundle, configmap, eventually
 
@@ -44,6 +45,16 @@ async def test_rejected_child_backs_off_and_reports_why(fake, kube, start_operat
     assert not [w for w in writes if w.resource == "bundles"], "status flips between syncs"
     synced = await reported()
     assert synced["status"] == "False" and "bad:name" in synced["message"]
+    # In virtual time the attempts can be timed exactly: the k-th retry comes after
+    # min(cap, 0.2 * 2**(k-1)) seconds, jittered by at most 20 %, never sooner.
+    await asyncio.sleep(10.0)
+    attempts = [w.time for w in _operator_writes(fake, "configmaps") if w.status == 422]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(attempts)]
+    assert len(gaps) >= 5, gaps
+    for k, gap in enumerate(gaps, 1):
+        delay = min(5.0, 0.2 * 2 ** (k - 1))
+        assert 0.8 * delay <= gap <= 1.2 * delay, (k, gaps)
+    assert not [w for w in _operator_writes(fake)[mark:] if w.resource == "bundles"]
 
 
 async def test_deleted_child_is_deleted_once(fake, kube, start_operator):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 from adapter_testing import (
     BUNDLE_CONFIG,
+    FAST,
     TENANT_CONFIG,
     Bundle,
     BundleHandler,
@@ -218,8 +220,25 @@ async def test_foreign_object_with_a_childs_name_is_reported_and_left_alone(
     assert after["data"] == {"owner": "someone"}
 
 
+class _TimedHandler(BundleHandler):
+    """Notes the virtual instant of every sync that raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed_at: list[float] = []
+        # the operator calls a synchronous handler in a thread: it has no running loop
+        self.loop = asyncio.get_running_loop()
+
+    def sync(self, request: Any) -> Any:
+        try:
+            return super().sync(request)
+        except RuntimeError:
+            self.failed_at.append(self.loop.time())
+            raise
+
+
 async def test_handler_raising_keeps_all_children_and_reports_the_error(kube, start_operator):
-    handler = BundleHandler()
+    handler = _TimedHandler()
     await start_operator(BUNDLE_CONFIG, handler)
     await kube.create(Bundle, bundle("b", [configmap("one"), configmap("two")]))
     await eventually(lambda: get_or_none(kube, CM, "two", "default"))
@@ -237,6 +256,13 @@ async def test_handler_raising_keeps_all_children_and_reports_the_error(kube, st
     await asyncio.sleep(0.3)
     # backing off (base 0.02 s, cap 0.5 s): a few retries, not a hot loop
     assert handler.calls - calls < 10
+    # exactly: the k-th retry comes min(0.5, 0.02 * 2**(k-1)) s (±20 %) after the failure
+    await asyncio.sleep(5)
+    gaps = [b - a for a, b in itertools.pairwise(handler.failed_at)]
+    assert len(gaps) >= 8, gaps
+    for k, gap in enumerate(gaps, 1):
+        delay = min(FAST.backoff_cap, FAST.backoff_base * 2 ** (k - 1))
+        assert 0.8 * delay - 1e-9 <= gap <= 1.2 * delay + 1e-9, (k, gaps)
     for name in ("one", "two"):
         assert await get_or_none(kube, CM, name, "default") is not None
     # fixing the parent recovers at once

@@ -23,10 +23,13 @@ from kubeplan.core.types import K8sType
 ROOT = Path(__file__).resolve().parents[2]
 MEMBER = K8sType("example.kubeplan.dev/v1", "Member", "members")
 
+# the operator runs in another process, on the wall clock: so does the test
+pytestmark = pytest.mark.real_time
+
 
 async def _start() -> tuple[asyncio.subprocess.Process, str, list[str]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kubeplan.cli", "run", "examples/member/operator.py:operator",
+        sys.executable, "-m", "kubeplan.cli", "run", "examples/member/member_operator.py:operator",
         "--embedded", "--grace-period", "5",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"},

@@ -21,6 +21,7 @@ from adapter_testing import (
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.runtime import Operator
 from kubeplan.core.k8s import core_v1
+from kubeplan.testkit.vtime import LoopClock
 
 CM = core_v1.ConfigMap
 WRITES = {"create", "update", "patch", "apply", "delete"}
@@ -48,10 +49,12 @@ async def test_finalize_blocks_deletion_until_finalized_then_children_are_collec
 
     await eventually(finalizing)
     assert handler.finalize_calls >= 1
-    # finalize has not said finalized: the parent and its children stay
-    await asyncio.sleep(0.2)
+    # finalize has not said finalized: the parent and its children stay (for a whole
+    # virtual minute of syncs and retries)
+    await asyncio.sleep(60)
     assert await get_or_none(kube, Bundle, "b", "default") is not None
     assert await get_or_none(kube, CM, "one", "default") is not None
+    assert await get_or_none(kube, CM, "two", "default") is not None
 
     await kube.patch(Bundle, "b", {"metadata": {"annotations": {FINALIZED: "true"}}},
                      namespace="default")
@@ -120,15 +123,16 @@ async def test_stop_lets_the_running_sync_finish_within_the_grace_period(http, c
             return super().sync(request)
 
     client = KubeClient.for_url(http.url)
-    operator = Operator(BUNDLE_CONFIG, Slow(), client, settings=FAST, owns_client=True)
+    operator = Operator(BUNDLE_CONFIG, Slow(), client, settings=FAST, owns_client=True,
+                        clock=LoopClock())
     task = asyncio.create_task(operator.run())
     await kube.create(Bundle, bundle("b", [configmap("one")]))
     await asyncio.wait_for(started.wait(), 5)
     stopping = asyncio.create_task(operator.stop())
-    await asyncio.sleep(0.05)
-    assert not stopping.done()  # waiting for the in-flight sync
+    await asyncio.sleep(FAST.grace_period - 0.1)
+    assert not stopping.done()  # waiting for the in-flight sync, nearly all its grace period
     release.set()
-    await asyncio.wait_for(stopping, 5)
+    await asyncio.wait_for(stopping, 0.1)  # and done as soon as the sync is
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert finished == ["b"]
@@ -142,7 +146,7 @@ async def test_health_endpoints_report_readiness_and_metrics(http, crds, kube):
     client = KubeClient.for_url(http.url)
     settings = attrs.evolve(FAST, health_port=0, health_host="127.0.0.1")
     operator = Operator(BUNDLE_CONFIG, BundleHandler(), client, settings=settings,
-                        owns_client=True)
+                        owns_client=True, clock=LoopClock())
     task = asyncio.create_task(operator.run())
     try:
         await asyncio.wait_for(operator.wait_synced(), 5)

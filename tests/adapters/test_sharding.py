@@ -26,7 +26,8 @@ from kubeplan.core.sharding import (
     view_digest,
     view_from_annotations,
 )
-from kubeplan.testkit.apiserver import FakeApiServer, VirtualClock
+from kubeplan.testkit.apiserver import FakeApiServer
+from kubeplan.testkit.vtime import LoopClock
 
 D, RD, R = 15.0, 10.0, 2.0
 
@@ -49,8 +50,10 @@ def test_rendezvous_spreads_3000_parents_evenly_over_3_members(
     counts = dict.fromkeys(members, 0)
     for uid in uids(seed, 3000):
         counts[rendezvous_owner(members, uid)] += 1  # type: ignore[index]
+    # a fair hash gives each member Binomial(3000, 1/3): sd 25.8. Six sd (155) fails a fair
+    # hash about once in 10**9 checks (4 sd did fail: seed 293 gives 1121), a biased one at once
     for member, count in counts.items():
-        assert abs(count - 1000) <= 100, (member, counts)
+        assert abs(count - 1000) <= 155, (member, counts)
 
 
 @settings(max_examples=50, deadline=None)
@@ -112,7 +115,7 @@ class Replica:
     not already syncing; the drain hook waits for in-flight syncs of lost parents; losing
     membership cancels all in-flight syncs (what the runtime must do)."""
 
-    def __init__(self, server: FakeApiServer, clock: VirtualClock, identity: str,
+    def __init__(self, server: FakeApiServer, clock: LoopClock, identity: str,
                  parents: list[str], sync_seconds: float) -> None:
         self.clock, self.identity, self.parents = clock, identity, parents
         self.sync_seconds = sync_seconds
@@ -160,18 +163,18 @@ class Replica:
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
+def clock() -> LoopClock:
+    return LoopClock()
 
 
 @pytest.fixture
-async def server(clock: VirtualClock) -> AsyncIterator[FakeApiServer]:
+async def server(clock: LoopClock) -> AsyncIterator[FakeApiServer]:
     async with FakeApiServer(clock=clock) as fake:
         yield fake
 
 
 class Cluster:
-    def __init__(self, server: FakeApiServer, clock: VirtualClock, parents: list[str]) -> None:
+    def __init__(self, server: FakeApiServer, clock: LoopClock, parents: list[str]) -> None:
         self.server, self.clock, self.parents = server, clock, parents
         self.replicas: dict[str, Replica] = {}
 
@@ -313,7 +316,7 @@ async def test_handoff_never_lets_two_replicas_own_a_parent(
     """2 members, a third joins, then one is killed / partitioned / released, at random
     instants and with random sync durations: at every 0.25 s of the timeline, no parent is
     held (owned or being synced) by two replicas, and ownership converges afterwards."""
-    clock = VirtualClock()
+    clock = LoopClock()
     async with FakeApiServer(clock=clock) as server:
         c = Cluster(server, clock, uids(seed, 40))
         try:

@@ -14,7 +14,7 @@ from kubeplan.cli import main
 from kubeplan.commands._loading import load_definition
 
 ROOT = Path(__file__).resolve().parents[2]
-ECHO = f"{ROOT}/examples/echo-server/operator.py:operator"
+ECHO = f"{ROOT}/examples/echo-server/echo_server_operator.py:operator"
 ECHO_PARENT = ROOT / "examples/echo-server/echoserver.yaml"
 
 
@@ -41,7 +41,7 @@ def test_offline_plan_with_observed_children_shows_the_recreate(capsys, tmp_path
     first = plan_request(definition, request_offline(definition.config, parent, []))
     observed = tmp_path / "observed"
     observed.mkdir()
-    written = [a.obj for a in first.actions if hasattr(a, "obj")]
+    written = first.desired_objects()
     (observed / "children.yaml").write_text(yaml.safe_dump_all(written))
     changed = {**parent, "spec": {**parent["spec"], "greeting": "Hi"}}
     changed_file = tmp_path / "changed.yaml"
@@ -164,3 +164,19 @@ def test_help_explains_the_exit_codes(capsys) -> None:
         main(["plan", "--help"])
     out = capsys.readouterr().out
     assert "Exit codes: 0 the plan is empty" in out and "--observed" in out
+
+
+def test_a_parent_the_filters_do_not_select_plans_nothing(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The decorator example: a Service without the annotation is left alone."""
+    from kubeplan.cli import main
+
+    root = Path(__file__).resolve().parents[2] / "examples" / "decorator"
+    target = f"{root / 'decorator_operator.py'}:operator"
+    sample = (root / "service.yaml").read_text()
+    assert main(["plan", target, "-f", str(root / "service.yaml")]) == 2
+    assert "create  networking.k8s.io/v1/NetworkPolicy default/isolate-web" in (
+        capsys.readouterr().out)
+    unselected = tmp_path / "service.yaml"
+    unselected.write_text(sample.replace("network-policy: isolate", "network-policy: allow"))
+    assert main(["plan", target, "-f", str(unselected)]) == 0
+    assert "NetworkPolicy" not in capsys.readouterr().out

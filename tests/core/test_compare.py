@@ -181,3 +181,17 @@ class TestMergePatch:
 ])
 def test_json_equal(a: Any, b: Any, equal: bool) -> None:
     assert json_equal(a, b) is equal
+
+
+@pytest.mark.parametrize("zero", [None, {}, [], "", 0, 0.0, False])
+def test_a_missing_field_contains_a_zero_value_the_server_leaves_out(zero: object) -> None:
+    # the Go types of built-ins drop omitempty zero values: `data: {}` comes back as nothing
+    assert subset_diff({"data": zero}, {}) == []
+    assert subset_diff({"spec": {"paused": zero}}, {"spec": {}}) == []
+
+
+@pytest.mark.parametrize("value", [{"a": "1"}, ["x"], "x", 1, True])
+def test_a_missing_field_does_not_contain_a_value(value: object) -> None:
+    assert subset_diff({"data": value}, {}) == ["data"]
+    # and a zero value stored is still compared: observed false does not contain true
+    assert subset_diff({"paused": value}, {"paused": False}) == ["paused"]

@@ -120,6 +120,25 @@ def protobuf_configmap(name: str, data: dict[str, str]) -> bytes:
     return b"k8s\x00" + _field(1, type_meta) + _field(2, raw)
 
 
+def protobuf_deployment(name: str) -> bytes:
+    """A Deployment as ``kubectl create deployment NAME --image=nginx`` sends it (field
+    numbers of k8s.io/api apps/v1 and core/v1 generated.proto)."""
+    labels = _field(11, _field(1, b"app") + _field(2, name.encode()))
+    container = _field(1, b"nginx") + _field(2, b"nginx") + _field(8, b"")  # resources
+    template = _field(1, labels + _field(8, b"")) + _field(2, _field(2, container))
+    spec = (_field(2, _field(1, _field(1, b"app") + _field(2, name.encode())))
+            + _field(3, template) + _field(4, b""))  # selector, template, strategy
+    raw = _field(1, _field(1, name.encode()) + labels) + _field(2, spec) + _field(3, b"")
+    type_meta = _field(1, b"apps/v1") + _field(2, b"Deployment")
+    return b"k8s\x00" + _field(1, type_meta) + _field(2, raw)
+
+
+def _code_reason(answer: Answer) -> Answer:
+    body = answer.get("body")
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return {"code": answer["code"], "reason": reason}
+
+
 def test_protobuf_answers(differ: Differ) -> None:
     cms = "/api/v1/namespaces/{ns}/configmaps"
     deployments = "/apis/apps/v1/namespaces/{ns}/deployments"
@@ -137,4 +156,8 @@ def test_protobuf_answers(differ: Differ) -> None:
              title="protobuf preferred, JSON accepted"),
         Step("POST", cms, protobuf_configmap("sent-as-protobuf", {"k": "v"}),
              content_type=PROTOBUF, title="create from a protobuf body"),
+        Step("POST", deployments, protobuf_deployment("pb-sent"), content_type=PROTOBUF,
+             title="a Deployment created from a protobuf body"),
+        Step("POST", cms, b"k8s\x00\xff\xff", content_type=PROTOBUF, project=_code_reason,
+             title="a protobuf body that breaks off"),
     ])

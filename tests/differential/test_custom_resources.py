@@ -209,6 +209,42 @@ SEQUENCES: dict[str, list[AnyStep]] = {
         bad("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
             {**crd(), "spec": {**crd()["spec"], "scope": "Galactic"}}, "an unknown scope"),
     ],
+    "invalid-conversions": [
+        bad("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            {**crd(), "spec": {**crd()["spec"], "conversion": conversion}}, title)
+        for conversion, title in [
+            ({"strategy": "Sometimes"}, "an unknown strategy"),
+            ({"strategy": "Webhook"}, "a Webhook without its webhook"),
+            ({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
+                                                 "clientConfig": {"url": "http://a/c"}}},
+             "a webhook url over http"),
+            ({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
+                                                 "clientConfig": {
+                                                     "url": "https://a/c?x=1#f"}}},
+             "a webhook url with a query and a fragment"),
+            ({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
+                                                 "clientConfig": {}}},
+             "neither url nor service"),
+            ({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
+                                                 "clientConfig": {"service": {
+                                                     "name": "", "namespace": "n",
+                                                     "path": "convert"}}}},
+             "a service without a name, a path without '/'"),
+            ({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
+                                                 "clientConfig": {"service": {
+                                                     "name": "s", "namespace": ""}}}},
+             "a service without a namespace"),
+            ({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
+                                                 "clientConfig": {"url": "https://u:p@/c"}}},
+             "a webhook url with user information and no host"),
+            ({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v9"],
+                                                 "clientConfig": {"url": "https://a/c"}}},
+             "no review version the server speaks"),
+            ({"strategy": "None", "webhook": {"conversionReviewVersions": ["v1"],
+                                              "clientConfig": {"url": "https://a/c"}}},
+             "a webhook with strategy None"),
+        ]
+    ],
 }
 
 

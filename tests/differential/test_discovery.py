@@ -19,7 +19,7 @@ OTHERS = ".diff.kubeplan.dev"
 GROUP_VERSIONS = (
     "apps/v1", "batch/v1", "coordination.k8s.io/v1", "events.k8s.io/v1",
     "networking.k8s.io/v1", "policy/v1", "rbac.authorization.k8s.io/v1",
-    "apiextensions.k8s.io/v1",
+    "apiextensions.k8s.io/v1", "autoscaling/v2", "autoscaling/v1",
 )
 
 
@@ -105,9 +105,9 @@ SEQUENCES: dict[str, list[AnyStep]] = {
     ],
     "groups": [
         Step("GET", "/apis", project=project_body(_groups)),
-        *(Step("GET", f"/apis/{gv.split('/')[0]}",
+        *(Step("GET", f"/apis/{group}",
                project=project_body(lambda b: keyed(b, {"versions": "groupVersion"})))
-          for gv in GROUP_VERSIONS),
+          for group in dict.fromkeys(gv.split("/")[0] for gv in GROUP_VERSIONS)),
         *(Step("GET", f"/apis/{gv}", project=project_body(resources))
           for gv in GROUP_VERSIONS),
         Step("GET", "/apis/nothing.example.com"),
@@ -123,6 +123,8 @@ SEQUENCES: dict[str, list[AnyStep]] = {
         Step("GET", "/openapi/v3/apis/apps/v1",
              project=project_body(_openapi_group("Deployment"))),
         Step("GET", "/openapi/v3/apis/batch/v1", project=project_body(_openapi_group("Job"))),
+        Step("GET", "/openapi/v3/apis/autoscaling/v1",
+             project=project_body(_openapi_group("HorizontalPodAutoscaler"))),
         Step("GET", "/openapi/v3/apis/nothing.example.com/v1",
              project=lambda a: {"code": a["code"]}),
         Step("GET", "/openapi/v2", project=project_body(_openapi_v2)),

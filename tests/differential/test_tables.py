@@ -65,3 +65,59 @@ def test_table_options(differ: Differ) -> None:
                  {"type": e.get("type"), **table({"body": e.get("object")})}
                  for e in a.get("body") or () if isinstance(e, dict)]}),
     ])
+
+
+_OLD = {"startedAt": "2020-01-01T00:00:00Z", "finishedAt": "2020-01-01T00:01:00Z"}
+
+
+def _container(name: str, **status: Any) -> dict[str, Any]:
+    return {"name": name, "image": "registry.k8s.io/pause:3.10", "imageID": "",
+            "ready": False, "restartCount": 0, **status}
+
+
+#: pod statuses the printer reads into Ready, Status, Restarts, IP, Nominated Node and
+#: Readiness Gates (no kubelet runs on either server, so a written status stays)
+POD_STATUSES: dict[str, dict[str, Any]] = {
+    "crashing": {"phase": "Running", "podIPs": [{"ip": "10.1.2.3"}], "podIP": "10.1.2.3",
+                 "nominatedNodeName": "n9", "conditions": [{"type": "Ready", "status": "False"}],
+                 "containerStatuses": [
+                     _container("a", restartCount=4,
+                                state={"waiting": {"reason": "CrashLoopBackOff"}},
+                                lastState={"terminated": {"exitCode": 1, **_OLD}}),
+                     _container("b", ready=True,
+                                state={"running": {"startedAt": _OLD["startedAt"]}})]},
+    "initialising": {"phase": "Pending",
+                     "conditions": [{"type": "Initialized", "status": "False"},
+                                    {"type": "example.com/gate", "status": "True"}],
+                     "initContainerStatuses": [
+                         _container("i", restartCount=1,
+                                    state={"terminated": {"exitCode": 2, **_OLD}})]},
+    "half-done": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
+                  "containerStatuses": [
+                      _container("a", state={"terminated": {"exitCode": 0,
+                                                            "reason": "Completed", **_OLD}}),
+                      _container("b", ready=True,
+                                 state={"running": {"startedAt": _OLD["startedAt"]}})]},
+    "succeeded": {"phase": "Succeeded", "containerStatuses": [
+        _container(name, state={"terminated": {"exitCode": 0, "reason": "Completed", **_OLD}})
+        for name in ("a", "b")]},
+}
+
+
+def test_table_pod_statuses(differ: Differ) -> None:
+    differ.wait_for_service_account()
+    pods = "/api/v1/namespaces/{ns}/pods"
+    spec = {"readinessGates": [{"conditionType": "example.com/gate"}],
+            "initContainers": [{"name": "i", "image": "registry.k8s.io/pause:3.10"}],
+            "containers": [{"name": n, "image": "registry.k8s.io/pause:3.10"} for n in "ab"]}
+    steps: list[AnyStep] = []
+    for name, status in POD_STATUSES.items():
+        steps += [
+            Step("POST", pods, {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                "name": name, "labels": {LABEL: "{ns}"}}, "spec": spec}, compare=False),
+            Step("PATCH", f"{pods}/{name}/status", {"status": status},
+                 content_type="application/merge-patch+json", compare=False)]
+    steps.append(Step("GET", pods, query={"labelSelector": f"{LABEL}={{ns}}",
+                                          "includeObject": "None"},
+                      accept=TABLE, project=table, title="pods as a Table"))
+    differ.check(steps)

@@ -37,6 +37,27 @@ def pod(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def service(name: str, *ports: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"ports": list(ports)}}
+
+
+def crd_with_pattern(pattern: str) -> dict[str, Any]:
+    """A CRD whose one string field has ``pattern`` (refused: never created)."""
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "s": {"type": "string", "pattern": pattern}}}}}
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "patterns.validation.kubeplan.test"},
+            "spec": {"group": "validation.kubeplan.test", "scope": "Namespaced",
+                     "names": {"plural": "patterns", "singular": "pattern",
+                               "kind": "Pattern"},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": schema}}]}}
+
+
 TEMPLATE = {"metadata": {"labels": {"app": "a"}},
             "spec": {"containers": [{"name": "c", "image": IMAGE}]}}
 
@@ -74,6 +95,19 @@ SEQUENCES: dict[str, list[Step]] = {
             "an ownerReference without a uid"),
         bad("POST", f"{NS}/configmaps", cm("dup", data={"a": "1"}, binaryData={"a": "MQ=="}),
             "a key in both data and binaryData"),
+        bad("POST", f"{NS}/secrets", {"apiVersion": "v1", "kind": "Secret",
+                                      "metadata": {"name": "bad-key"},
+                                      "stringData": {"not a key": "x"}},
+            "an invalid Secret key in stringData"),
+        bad("POST", f"{NS}/configmaps",
+            {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "big-ann", "annotations": {"a": "x" * 150_000,
+                                                             "b": "y" * 150_000}}},
+            "annotations over 256 KiB together"),
+    ],
+    "schemas": [
+        bad("POST", CRDS, crd_with_pattern("(["), "a CRD pattern that does not compile"),
+        bad("POST", CRDS, crd_with_pattern("(?<=a)b"), "a CRD pattern with look-behind"),
     ],
     "workloads": [
         bad("POST", f"{APPS}/deployments", deployment("no-selector", {"template": TEMPLATE}),
@@ -109,6 +143,51 @@ SEQUENCES: dict[str, list[Step]] = {
                 "spec": {"restartPolicy": "Never",
                          "containers": [{"name": "c", "image": IMAGE}]}}}}}},
             "a CronJob with an invalid schedule"),
+        bad("POST", f"{APPS}/deployments", deployment("empty-selector", {
+            "selector": {}, "template": TEMPLATE}), "an empty Deployment selector"),
+        bad("POST", f"{APPS}/deployments", deployment("bad-operator", {
+            "selector": {"matchExpressions": [{"key": "app", "operator": "Foo"}]},
+            "template": TEMPLATE}), "a selector operator that is not one"),
+        bad("POST", f"{APPS}/deployments", deployment("strategy", {
+            "selector": {"matchLabels": {"app": "a"}}, "template": TEMPLATE,
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}}),
+            "maxSurge and maxUnavailable both 0"),
+        bad("POST", f"{APPS}/deployments", deployment("never", {
+            "selector": {"matchLabels": {"app": "a"}},
+            "template": {**TEMPLATE, "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}}}),
+            "a Deployment whose pods restart Never"),
+        bad("POST", f"{APPS}/statefulsets", {
+            "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "sts"},
+            "spec": {"replicas": -1, "selector": {"matchLabels": {"app": "b"}},
+                     "template": TEMPLATE}},
+            "a StatefulSet with negative replicas and a mismatched selector"),
+        bad("POST", f"{APPS}/daemonsets", {
+            "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "ds"},
+            "spec": {"template": TEMPLATE, "updateStrategy": {"type": "Sometimes"}}},
+            "a DaemonSet without a selector and with an unknown strategy"),
+        bad("POST", f"{NS}/pods", pod("probes", {"dnsPolicy": "Magic", "containers": [
+            {"name": "Bad_Name", "image": IMAGE, "imagePullPolicy": "Sometimes",
+             "ports": [{"containerPort": 80, "protocol": "FOO", "name": "Bad_Name"}],
+             "resources": {"limits": {"cpu": "100m"}, "requests": {"cpu": "200m"}}}]}),
+            "a container wrong in many ways"),
+        bad("POST", f"{NS}/pods", pod("mounts", {"containers": [
+            {"name": "c", "image": IMAGE, "volumeMounts": [{"name": "v", "mountPath": "/v"}]}]}),
+            "a mount of a volume the pod does not have"),
+        bad("POST", f"{BATCH}/jobs", {"apiVersion": "batch/v1", "kind": "Job",
+                                      "metadata": {"name": "counts"},
+                                      "spec": {"parallelism": -1, "backoffLimit": -1,
+                                               "template": {**TEMPLATE, "spec": {
+                                                   **TEMPLATE["spec"],
+                                                   "restartPolicy": "Never"}}}},
+            "a Job with negative counts"),
+        bad("POST", f"{BATCH}/cronjobs", {
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "policy"},
+            "spec": {"schedule": "61 * * * *", "concurrencyPolicy": "Sometimes",
+                     "timeZone": "Mars/Base", "jobTemplate": {"spec": {"template": {
+                         "spec": {"restartPolicy": "Never",
+                                  "containers": [{"name": "c", "image": IMAGE}]}}}}}},
+            "a CronJob with a minute out of range, a policy and a time zone unknown"),
     ],
     "services": [
         bad("POST", f"{NS}/services", {"apiVersion": "v1", "kind": "Service",
@@ -126,6 +205,29 @@ SEQUENCES: dict[str, list[Step]] = {
                                        "metadata": {"name": "two-unnamed"},
                                        "spec": {"ports": [{"port": 80}, {"port": 81}]}},
             "two Service ports without names"),
+        bad("POST", f"{NS}/services", service("two-http", {"name": "http", "port": 80},
+                                              {"name": "http", "port": 81}),
+            "two Service ports named alike"),
+        bad("POST", f"{NS}/services", service("same-port", {"name": "a", "port": 80},
+                                              {"name": "b", "port": 80}),
+            "two Service ports on one port and protocol"),
+        bad("POST", f"{NS}/services", {"apiVersion": "v1", "kind": "Service",
+                                       "metadata": {"name": "cluster-node-port"},
+                                       "spec": {"ports": [{"port": 80, "nodePort": 30080,
+                                                           "targetPort": "Bad_Name"}],
+                                                "externalTrafficPolicy": "Local"}},
+            "a ClusterIP Service with a node port and a traffic policy"),
+        bad("POST", f"{NS}/services", {"apiVersion": "v1", "kind": "Service",
+                                       "metadata": {"name": "external"},
+                                       "spec": {"type": "ExternalName"}},
+            "an ExternalName Service without a name"),
+        Step("PATCH", f"{NS}/services/op", service("op", {"name": "http", "port": 80}),
+             content_type=APPLY_PATCH, query={"fieldManager": "op"}, compare=False),
+        Step("PATCH", f"{NS}/services/op", {"spec": {"ports": [{"name": "http", "port": 8080}]}},
+             content_type=STRATEGIC_PATCH, query={"fieldManager": "other"}, compare=False),
+        bad("PATCH", f"{NS}/services/op", service("op", {"name": "http", "port": 80}),
+            "an apply adding its port back beside the one another manager changed",
+            content_type=APPLY_PATCH, fieldManager="op"),
     ],
     "updates": [
         Step("POST", f"{NS}/configmaps", cm("frozen", data={"a": "1"}, immutable=True),
@@ -158,6 +260,36 @@ SEQUENCES: dict[str, list[Step]] = {
         bad("PATCH", f"{NS}/services/svc", {"spec": {"clusterIP": "10.96.99.99",
                                                       "clusterIPs": ["10.96.99.99"]}},
             "changing a Service's clusterIP", content_type=MERGE_PATCH),
+        Step("POST", f"{APPS}/deployments", deployment("frozen-selector", {
+            "selector": {"matchLabels": {"app": "a"}}, "template": TEMPLATE}), compare=False),
+        bad("PATCH", f"{APPS}/deployments/frozen-selector",
+            {"spec": {"selector": {"matchLabels": {"app": "a", "x": "y"}},
+                      "template": {"metadata": {"labels": {"x": "y"}}}}},
+            "changing a Deployment's selector", content_type=STRATEGIC_PATCH),
+        Step("POST", f"{NS}/secrets", {"apiVersion": "v1", "kind": "Secret",
+                                       "metadata": {"name": "frozen"}, "data": {"a": "MQ=="},
+                                       "immutable": True}, compare=False),
+        bad("PATCH", f"{NS}/secrets/frozen", {"data": {"a": "Mg=="}, "immutable": None},
+            "thawing an immutable Secret and changing its data", content_type=MERGE_PATCH),
+        bad("PATCH", f"{NS}/secrets/frozen", {"type": "example.com/other"},
+            "changing a Secret's type", content_type=MERGE_PATCH),
+        Step("POST", f"{NS}/pods", pod("fixed", {"containers": [{"name": "c", "image": IMAGE}]}),
+             compare=False),
+        bad("PATCH", f"{NS}/pods/fixed", {"spec": {"containers": [
+            {"name": "c", "image": "registry.k8s.io/pause:3.9"}]}},
+            "changing a pod's image", content_type=STRATEGIC_PATCH),
+        bad("PATCH", f"{NS}/pods/fixed", {"spec": {"restartPolicy": "Never"}},
+            "changing a pod's restartPolicy", content_type=MERGE_PATCH),
+        Step("POST", f"{NS}/persistentvolumeclaims", {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "claim"},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}}}, compare=False),
+        bad("PATCH", f"{NS}/persistentvolumeclaims/claim",
+            {"spec": {"accessModes": ["ReadWriteMany"]}},
+            "changing a claim's access modes", content_type=MERGE_PATCH),
+        bad("POST", f"{NS}/persistentvolumeclaims", {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "empty"},
+            "spec": {}}, "a claim without access modes or a size"),
         bad("PATCH", f"{APPS}/deployments/none", {"spec": {"replicas": 2}},
             "a patch of nothing", content_type=MERGE_PATCH),
         bad("PATCH", f"{NS}/configmaps/plain", [{"op": "test", "path": "/data/a",
@@ -173,6 +305,8 @@ SEQUENCES: dict[str, list[Step]] = {
             "a merge patch making data a number", content_type=MERGE_PATCH),
         bad("PATCH", f"{NS}/configmaps/plain", {"data": {"a": "1"}},
             "apply without a field manager", content_type=APPLY_PATCH),
+        bad("PATCH", f"{NS}/configmaps/plain", {"apiVersion": "v1", "data": {"a": "1"}},
+            "an apply without kind", content_type=APPLY_PATCH, fieldManager="m"),
         bad("PATCH", f"{NS}/configmaps/plain",
             {"metadata": {"resourceVersion": Ref("plain", "metadata.resourceVersion")},
              "data": {"a": "3"}}, "a merge patch with the current resourceVersion",
@@ -203,6 +337,11 @@ SEQUENCES: dict[str, list[Step]] = {
         bad("DELETE", f"{NS}/configmaps/ignored",
             {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Sideways"},
             "an unknown propagationPolicy"),
+        bad("DELETE", f"{NS}/configmaps/ignored", None, "a grace period that is not a number",
+            gracePeriodSeconds="abc"),
+        bad("GET", f"{NS}/configmaps/ignored", None, "still there after the refused DELETE"),
+        bad("GET", f"{NS}/configmaps", None, "a list resourceVersion that is not a number",
+            resourceVersion="garbage"),
     ],
 }
 

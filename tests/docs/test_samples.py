@@ -63,9 +63,9 @@ def test_the_readme_plan_output_is_what_kubeplan_plan_prints(capsys) -> None:
     from kubeplan.cli import main
 
     text = (ROOT / "README.md").read_text()
-    shown = text.split("$ kubeplan plan examples/echo-server/operator.py:operator "
+    shown = text.split("$ kubeplan plan examples/echo-server/echo_server_operator.py:operator "
                        "-f examples/echo-server/echoserver.yaml\n", 1)[1].split("```", 1)[0]
-    code = main(["plan", f"{ROOT}/examples/echo-server/operator.py:operator",
+    code = main(["plan", f"{ROOT}/examples/echo-server/echo_server_operator.py:operator",
                  "-f", str(ROOT / "examples/echo-server/echoserver.yaml")])
     assert code == 2
     assert capsys.readouterr().out == shown

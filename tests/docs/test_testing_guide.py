@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "testing.md"
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -22,7 +24,8 @@ def test_the_guide_has_samples() -> None:
     assert len(_blocks()) >= 6
 
 
-def test_every_sample_runs() -> None:
+def test_every_sample_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEPLAN_FAILURES_DIR", str(tmp_path))  # the failing sample saves
     namespace: dict[str, object] = {"__name__": "testing_guide"}
     for index, block in enumerate(_blocks()):
         first = block.splitlines()[0]

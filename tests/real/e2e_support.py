@@ -49,7 +49,8 @@ NAMESPACE_GONE = 90.0
 COLLECTED = 90.0
 #: the examples' CRDs, installed on a server the first time a test meets it (so that the
 #: real garbage collector's resync has usually passed before a test needs it)
-EXAMPLE_CRDS = tuple(sorted(EXAMPLES.glob("*/crd.yaml")))
+#: (crd-NAME.yaml: an example of several operators has one CRD per operator)
+EXAMPLE_CRDS = tuple(sorted([*EXAMPLES.glob("*/crd.yaml"), *EXAMPLES.glob("*/crd-*.yaml")]))
 POLL = 0.1
 
 #: the field manager of the tests' own server-side applies
@@ -107,12 +108,18 @@ async def eventually_async(check: Callable[[], Awaitable[T | None] | T | None], 
         await asyncio.sleep(interval)
 
 
+def example_target(name: str) -> str:
+    """``kubeplan run``'s ``MODULE:ATTR`` for ``examples/<name>`` (relative to ``ROOT``):
+    each example's operator is ``<name>_operator.py``, dashes written as underscores."""
+    return f"examples/{name}/{name.replace('-', '_')}_operator.py:operator"
+
+
 def load_example(name: str) -> Any:
-    """The ``operator`` (an OperatorDefinition) of ``examples/<name>/operator.py``."""
+    """The ``operator`` (an OperatorDefinition) of ``examples/<name>/<name>_operator.py``."""
     module_name = f"kubeplan_example_{name.replace('-', '_')}"
     if module_name not in sys.modules:  # registered: type hints resolve through it
-        spec = importlib.util.spec_from_file_location(module_name,
-                                                      EXAMPLES / name / "operator.py")
+        path = ROOT / example_target(name).rpartition(":")[0]
+        spec = importlib.util.spec_from_file_location(module_name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
@@ -294,8 +301,11 @@ class OperatorProcess:
     """
 
     def __init__(self, target: str, kubeconfig: Path, log: Path, *,
-                 args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
+                 args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+                 more_targets: Sequence[str] = ()) -> None:
         self.target = target
+        #: further operators run in the same process (``kubeplan run A B``)
+        self.more_targets = tuple(more_targets)
         self.kubeconfig = kubeconfig
         self.log_path = log
         self.args = tuple(args)
@@ -303,7 +313,7 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OperatorProcess:
-        command = [sys.executable, "-m", "kubeplan.cli", "run", self.target,
+        command = [sys.executable, "-m", "kubeplan.cli", "run", self.target, *self.more_targets,
                    "--kubeconfig", str(self.kubeconfig), "--grace-period", "5", *self.args]
         env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1",
                "PYTHONUNBUFFERED": "1", **self.env}
@@ -478,10 +488,12 @@ class E2E:
 
     def operator(self, target: str, *, kubeconfig: Path | None = None,
                  args: Iterable[str] = (), env: Mapping[str, str] | None = None,
-                 name: str | None = None, ready: bool = True) -> OperatorProcess:
+                 name: str | None = None, ready: bool = True,
+                 more_targets: Iterable[str] = ()) -> OperatorProcess:
         label = name or f"operator-{len(self.operators)}"
         process = OperatorProcess(target, kubeconfig or self.endpoint.kubeconfig,
-                                  self.folder / f"{label}.log", args=tuple(args), env=env)
+                                  self.folder / f"{label}.log", args=tuple(args), env=env,
+                                  more_targets=tuple(more_targets))
         self.operators.append(process)
         process.start()
         return process.wait_ready() if ready else process

@@ -215,10 +215,10 @@ async def test_a_wrong_server_name_or_token_fails_with_a_clear_error(
 
 def test_kubeplan_run_with_a_wrong_ca_says_why_it_cannot_list(
         real_kube_apiserver: KubeEndpoint, tmp_path: Path) -> None:
-    """The operator keeps trying (the cluster may come back, as informers do), and its log
-    says on every attempt that the certificate did not verify."""
+    """The operator waits for the server (up to --startup-timeout), its log says on every
+    attempt that the certificate did not verify, and a stop while it waits is clean."""
     path = _wrong_ca(real_kube_apiserver, tmp_path)
-    operator = OperatorProcess("examples/member/operator.py:operator", path,
+    operator = OperatorProcess("examples/member/member_operator.py:operator", path,
                                tmp_path / "operator.log").start()
     try:
         eventually(lambda: "CERTIFICATE_VERIFY_FAILED" in operator.log(),

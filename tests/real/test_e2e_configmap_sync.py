@@ -26,7 +26,7 @@ from kubeplan.core.types import K8sType
 
 CMS = K8sType("example.kubeplan.dev/v1", "ConfigMapSync", "configmapsyncs", namespaced=False)
 CM = core_v1.ConfigMap
-TARGET = "examples/configmap-sync/operator.py:operator"
+TARGET = "examples/configmap-sync/configmap_sync_operator.py:operator"
 
 
 def _copy(e2e: E2E, namespace: str, data: dict[str, str]) -> RawObject:

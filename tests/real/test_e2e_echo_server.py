@@ -29,7 +29,7 @@ from kubeplan.core.types import K8sType
 
 ECHO = K8sType("example.kubeplan.dev/v1", "EchoServer", "echoservers")
 POD, SERVICE = core_v1.Pod, core_v1.Service
-TARGET = "examples/echo-server/operator.py:operator"
+TARGET = "examples/echo-server/echo_server_operator.py:operator"
 
 
 def _pods(e2e: E2E, server: str) -> dict[str, RawObject]:

@@ -29,7 +29,7 @@ from kubeplan.core.types import K8sType
 
 MEMBER = K8sType("example.kubeplan.dev/v1", "Member", "members")
 CM = core_v1.ConfigMap
-TARGET = "examples/member/operator.py:operator"
+TARGET = "examples/member/member_operator.py:operator"
 
 
 def _start(e2e: E2E) -> None:

@@ -34,7 +34,7 @@ from kubeplan.core.types import K8sType
 
 WORKSPACE = K8sType("example.kubeplan.dev/v1", "Workspace", "workspaces", namespaced=False)
 CM, SA, NS = core_v1.ConfigMap, core_v1.ServiceAccount, core_v1.Namespace
-TARGET = "examples/ordered/operator.py:operator"
+TARGET = "examples/ordered/ordered_operator.py:operator"
 FINALIZER = "kubeplan.dev/ordered"
 
 

@@ -1,5 +1,8 @@
 """Each example operator running as the ServiceAccount `kubeplan manifests` generates, with
-exactly the RBAC it generates, on the real kube-apiserver (RBAC authorisation on).
+exactly the RBAC it generates, on either server (RBAC authorisation on the real
+kube-apiserver; the fake authorises the tokens it issues by the RBAC objects it stores);
+the member example again with one verb taken away: a 403 naming the verb and the
+resource, the same words on both; and the refusals themselves, body for body, on both.
 
 Everything the manifests hold is applied except the Deployment (no kubelet runs pods);
 the operator gets a token for the ServiceAccount from the TokenRequest API and runs as
@@ -12,10 +15,12 @@ failures, Event posts, Leases) and would show as a ``Synced=False`` condition.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -24,9 +29,11 @@ from e2e_support import (
     E2E,
     EXAMPLES,
     ROOT,
+    OperatorProcess,
     RawObject,
     condition,
     eventually,
+    example_target,
     is_synced,
     load_yaml,
     meta,
@@ -38,7 +45,8 @@ from e2e_support import (
 from kubeplan.core.k8s import core_v1
 from kubeplan.core.k8s.coordination_v1 import Lease
 from kubeplan.core.types import K8sType
-from kubeplan.testkit.endpoint import KubeEndpoint
+from kubeplan.testkit.endpoint import EndpointError, KubeEndpoint
+from kubeplan.testkit.permissions import without_verb
 from kubeplan.testkit.plugin import real_assets_or_skip, selected_servers
 
 CM, NS = core_v1.ConfigMap, core_v1.Namespace
@@ -120,7 +128,7 @@ CASES = [
 def _manifests(case: Case, namespace: str) -> list[RawObject]:
     out = subprocess.run(
         [sys.executable, "-m", "kubeplan.cli", "manifests",
-         f"examples/{case.example}/operator.py:operator", "--namespace", namespace,
+         example_target(case.example), "--namespace", namespace,
          "--no-namespace", "--replicas", str(case.replicas), "-o", "json"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
@@ -136,11 +144,12 @@ def _token(e2e: E2E, account: str) -> str:
 
 
 def _kubeconfig(e2e: E2E, token: str, path: Path) -> Path:
-    assert e2e.endpoint.ca_file is not None
+    cluster: dict[str, str] = {"server": e2e.endpoint.url}
+    if e2e.endpoint.ca_file is not None:  # the fake serves plain HTTP
+        cluster["certificate-authority"] = str(e2e.endpoint.ca_file)
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "real", "cluster": {
-            "server": e2e.endpoint.url, "certificate-authority": str(e2e.endpoint.ca_file)}}],
+        "clusters": [{"name": "real", "cluster": cluster}],
         "users": [{"name": "operator", "user": {"token": token}}],
         "contexts": [{"name": "operator", "context": {"cluster": "real", "user": "operator"}}],
         "current-context": "operator"}))
@@ -154,8 +163,13 @@ _TERMINATING = "because it is being terminated"
 
 
 def _refused(log: str) -> list[str]:
+    """Lines of the operator's log that tell of a refusal, read past each line's time stamp
+    (whose milliseconds can be 403 too)."""
+    def message(line: str) -> str:
+        return line.split(" ", 2)[-1]
     return [line for line in log.splitlines()
-            if ("403" in line or "forbidden" in line.lower()) and _TERMINATING not in line]
+            if re.search(r"\b403\b|forbidden", message(line), re.IGNORECASE)
+            and _TERMINATING not in line]
 
 
 def _case_id(case: Case) -> str:
@@ -163,8 +177,8 @@ def _case_id(case: Case) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_the_generated_rbac_is_enough(real_e2e: E2E, case: Case, tmp_path: Path) -> None:
-    _runs_as_its_service_account(real_e2e, case, tmp_path)
+def test_the_generated_rbac_is_enough(e2e: E2E, case: Case, tmp_path: Path) -> None:
+    _runs_as_its_service_account(e2e, case, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -195,22 +209,37 @@ def test_the_generated_rbac_is_enough_where_owner_references_are_enforced(
         _runs_as_its_service_account(e2e, case, tmp_path)
 
 
-def _runs_as_its_service_account(e2e: E2E, case: Case, tmp_path: Path) -> None:
-    admin = e2e.admin
+def _apply_generated(e2e: E2E, case: Case,
+                     edit: Callable[[list[RawObject]], list[RawObject]] | None = None,
+                     ) -> list[RawObject]:
+    """Everything ``kubeplan manifests`` generates but the Deployment (nothing runs pods
+    here), applied as the admin; ``edit`` changes the objects first."""
     objects = _manifests(case, e2e.namespace)
     kinds = [o["kind"] for o in objects]
     assert "Deployment" in kinds and "ClusterRole" in kinds
+    objects = [o for o in objects if o["kind"] != "Deployment"]
+    if edit is not None:
+        objects = edit(objects)
     for obj in objects:
-        if obj["kind"] == "Deployment":
-            continue  # nothing runs pods here
         if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):
             e2e.remember(type_of(obj), meta(obj)["name"])
-        admin.apply(obj)
+        e2e.admin.apply(obj)
+    return objects
+
+
+def _start_as_service_account(e2e: E2E, case: Case, tmp_path: Path) -> OperatorProcess:
     account = case.operator
     kubeconfig = _kubeconfig(e2e, _token(e2e, account), tmp_path / "operator.kubeconfig")
-    operator = e2e.operator(
-        f"examples/{case.example}/operator.py:operator", kubeconfig=kubeconfig,
+    return e2e.operator(
+        example_target(case.example), kubeconfig=kubeconfig,
         args=case.mode, env={"POD_NAME": f"{account}-0", "POD_NAMESPACE": e2e.namespace})
+
+
+def _runs_as_its_service_account(e2e: E2E, case: Case, tmp_path: Path) -> None:
+    admin = e2e.admin
+    _apply_generated(e2e, case)
+    account = case.operator
+    operator = _start_as_service_account(e2e, case, tmp_path)
 
     work = e2e.namespace_for_test("work")
     parent = case.parent(e2e, work)
@@ -268,3 +297,174 @@ def _runs_as_its_service_account(e2e: E2E, case: Case, tmp_path: Path) -> None:
     assert operator.alive()
     assert operator.stop() == 0, e2e.logs()
     assert not _refused(operator.log()), e2e.logs()
+
+
+# -- on either server: the generated RBAC, and one verb less ---------------------------------
+
+
+def test_the_member_operator_runs_under_its_generated_rbac_on_either_server(
+        e2e: E2E, tmp_path: Path) -> None:
+    _runs_as_its_service_account(e2e, MEMBER_CASE, tmp_path)
+
+
+def test_one_verb_less_is_a_403_naming_the_verb_and_the_resource(
+        e2e: E2E, tmp_path: Path) -> None:
+    objects = _apply_generated(e2e, MEMBER_CASE, without_verb("create", "configmaps"))
+    role = next(o for o in objects if o["kind"] == "ClusterRole")
+    assert not any("create" in r["verbs"] for r in role["rules"] if "configmaps" in r["resources"])
+    operator = _start_as_service_account(e2e, MEMBER_CASE, tmp_path)
+    work = e2e.namespace_for_test("work")
+    parent = MEMBER_CASE.parent(e2e, work)
+    e2e.admin.create(MEMBER, parent)
+    refusal = (f'configmaps is forbidden: User "system:serviceaccount:{e2e.namespace}:member" '
+               f'cannot create resource "configmaps" in API group "" in the namespace "{work}"')
+
+    def refused() -> RawObject | None:
+        synced = condition(e2e.admin.get(MEMBER, meta(parent)["name"], work))
+        return synced if synced and synced["status"] == "False" else None
+
+    synced = eventually(refused, what="Synced=False on the member", context=e2e.logs)
+    assert synced["message"] == ("create of ConfigMap " f"{work}/member-ada failed: "
+                                 f"403 Forbidden: {refusal}"), e2e.logs()
+    eventually(lambda: refusal in operator.log(), what="the 403 in the operator's log",
+               context=e2e.logs)
+    assert e2e.admin.get(CM, "member-ada", work) is None
+    assert operator.stop() == 0, e2e.logs()
+
+
+# -- the refusals themselves, body for body ---------------------------------------------------
+
+
+def _as(e2e: E2E, token: str) -> KubeEndpoint:
+    return attrs.evolve(e2e.endpoint, token=token)
+
+
+def _refusal(endpoint: KubeEndpoint, method: str, path: str, body: Any = None) -> RawObject:
+    try:
+        endpoint.request(method, path, body)
+    except EndpointError as exc:
+        assert exc.status == 403, exc.body
+        return exc.body
+    raise AssertionError(f"{method} {path} was allowed")
+
+
+def test_refusals_and_reviews_read_the_same_on_either_server(e2e: E2E) -> None:
+    """A ServiceAccount bound to one Role (and to one that is missing): the 403 bodies and
+    the access reviews the two servers give, compared word for word."""
+    ns, admin = e2e.namespace, e2e.admin
+    account = "reader"
+    admin.create(core_v1.ServiceAccount, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                          "metadata": {"name": account, "namespace": ns}})
+    rbac = "rbac.authorization.k8s.io/v1"
+    admin.apply({"apiVersion": rbac, "kind": "Role", "metadata": {"name": "cm", "namespace": ns},
+                 "rules": [{"apiGroups": [""], "resources": ["configmaps"],
+                            "verbs": ["get", "list"], "resourceNames": ["settings"]}]})
+    admin.apply({"apiVersion": rbac, "kind": "RoleBinding",
+                 "metadata": {"name": "cm", "namespace": ns},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                             "name": "cm"},
+                 "subjects": [{"kind": "ServiceAccount", "name": account}]})
+    user = f"system:serviceaccount:{ns}:{account}"
+    reader = _as(e2e, _token(e2e, account))
+    admin.create(CM, {"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "settings", "namespace": ns}})
+    eventually(lambda: reader.request("GET", CM.path(ns, "settings")),
+               what="the Role in force", context=lambda: "")
+
+    def status(message: str, **details: str) -> RawObject:
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": message, "reason": "Forbidden", "details": details, "code": 403}
+
+    assert _refusal(reader, "GET", CM.path(ns)) == status(
+        f'configmaps is forbidden: User "{user}" cannot list resource "configmaps" in API '
+        f'group "" in the namespace "{ns}"', kind="configmaps")
+    assert _refusal(reader, "DELETE", CM.path(ns, "settings")) == status(
+        f'configmaps "settings" is forbidden: User "{user}" cannot delete resource '
+        f'"configmaps" in API group "" in the namespace "{ns}"', name="settings",
+        kind="configmaps")
+    assert _refusal(reader, "GET", "/apis/apps/v1/deployments?watch=1") == status(
+        f'deployments.apps is forbidden: User "{user}" cannot watch resource "deployments" '
+        'in API group "apps" at the cluster scope', group="apps", kind="deployments")
+    assert _refusal(reader, "GET", "/metrics") == status(
+        f'forbidden: User "{user}" cannot get path "/metrics"')
+    # a binding to a Role that is not there is the refusal's reason
+    admin.apply({"apiVersion": rbac, "kind": "RoleBinding",
+                 "metadata": {"name": "dangling", "namespace": ns},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                             "name": "missing"},
+                 "subjects": [{"kind": "ServiceAccount", "name": account}]})
+    dangling = status(
+        f'secrets is forbidden: User "{user}" cannot list resource "secrets" in API group "" '
+        f'in the namespace "{ns}": RBAC: role.rbac.authorization.k8s.io "missing" not found',
+        kind="secrets")
+    eventually(lambda: _refusal(reader, "GET", core_v1.Secret.path(ns)) == dangling,
+               what="the dangling binding's reason", context=lambda: "")
+
+    def review(**attributes: str) -> RawObject:
+        answer = reader.request(
+            "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+             "spec": attributes})
+        return dict(answer["status"])
+
+    assert review(resourceAttributes={"namespace": ns, "verb": "get", "resource": "configmaps",
+                                      "name": "settings"}) == {
+        "allowed": True, "reason": f'RBAC: allowed by RoleBinding "cm/{ns}" of Role "cm" to '
+                                   f'ServiceAccount "{account}/{ns}"'}
+    assert review(resourceAttributes={"namespace": ns, "verb": "get",
+                                      "resource": "configmaps", "name": "other"}) == {
+        "allowed": False,
+        "reason": 'RBAC: role.rbac.authorization.k8s.io "missing" not found'}
+    assert review(nonResourceAttributes={"path": "/healthz", "verb": "get"})["allowed"] is True
+    whoami = reader.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    assert whoami["status"]["userInfo"]["username"] == user
+    assert whoami["status"]["userInfo"]["groups"] == [
+        "system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"]
+
+
+#: the fake's rule-matching table (tests/testkit/apiserver), asked of either server
+RULE_CASES: list[RawObject] = yaml.safe_load(
+    (ROOT / "tests" / "testkit" / "apiserver" / "rbac_rule_cases.yaml").read_text())
+
+
+def test_the_rule_matching_table_holds_on_either_server(e2e: E2E) -> None:
+    """Each rule of the table in a ClusterRole of its own, bound to an account of its own;
+    the account's access review of the table's request gives the table's verdict. A
+    sentinel rule (one ConfigMap name) tells when the role is in force, so a "no" is
+    never only a binding the authorizer has not seen yet."""
+    ns, admin = e2e.namespace, e2e.admin
+    rbac = "rbac.authorization.k8s.io/v1"
+    readers = []
+    for index, case in enumerate(RULE_CASES):
+        account, name = f"rule-{index}", f"{ns}-rule-{index}"
+        admin.create(core_v1.ServiceAccount, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                              "metadata": {"name": account, "namespace": ns}})
+        sentinel = {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"],
+                    "resourceNames": [f"sentinel-{index}"]}
+        for obj in ({"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": name},
+                     "rules": [case["rule"], sentinel]},
+                    {"apiVersion": rbac, "kind": "ClusterRoleBinding", "metadata": {"name": name},
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                 "kind": "ClusterRole", "name": name},
+                     "subjects": [{"kind": "ServiceAccount", "name": account,
+                                   "namespace": ns}]}):
+            e2e.remember(type_of(obj), name)
+            admin.apply(obj)
+        readers.append(_as(e2e, _token(e2e, account)))
+
+    def allowed(reader: KubeEndpoint, spec: RawObject) -> bool:
+        answer = reader.request(
+            "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+             "spec": spec})
+        return bool(answer["status"]["allowed"])
+
+    wrong = []
+    for index, (case, reader) in enumerate(zip(RULE_CASES, readers, strict=True)):
+        eventually(lambda r=reader, i=index: allowed(r, {"resourceAttributes": {
+            "namespace": ns, "verb": "get", "resource": "configmaps",
+            "name": f"sentinel-{i}"}}), what=f"rule {index} in force", context=lambda: "")
+        if allowed(reader, case["request"]) is not case["allowed"]:
+            wrong.append(case)
+    assert not wrong, yaml.safe_dump(wrong, sort_keys=False)

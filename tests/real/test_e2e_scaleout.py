@@ -28,7 +28,7 @@ from kubeplan.core.types import K8sType
 
 MEMBER = K8sType("example.kubeplan.dev/v1", "Member", "members")
 CM = core_v1.ConfigMap
-TARGET = "examples/member/operator.py:operator"
+TARGET = "examples/member/member_operator.py:operator"
 #: the default lease timing: a takeover after a crash is due within D + R of the last
 #: renewal; the margin is for a loaded 2-core machine
 FAILOVER = 15.0 + 2.0 + 25.0

@@ -32,7 +32,7 @@ from kubeplan.core.types import K8sType
 
 TEMP = K8sType("example.kubeplan.dev/v1", "TempNamespace", "tempnamespaces", namespaced=False)
 NS = core_v1.Namespace
-TARGET = "examples/temp-namespace/operator.py:operator"
+TARGET = "examples/temp-namespace/temp_namespace_operator.py:operator"
 LABEL = "example.kubeplan.dev/temporary"
 
 

@@ -291,3 +291,68 @@ class TestExpectations:
             .has_problem("already exists and is not owned")
             .has_condition("Synced", "False")
         )
+
+
+# -- inspecting a plan and converging over several passes (issue 17) ----------------------
+
+
+def test_a_plan_hands_out_one_childs_desired_object() -> None:
+    _, plan = first_pass()
+    deployment = plan.desired("Deployment web")
+    assert deployment["spec"]["replicas"] == 2
+    assert plan.desired("apps/v1/Deployment default/web") is deployment
+    assert [o["kind"] for o in plan.desired_objects()] == ["Deployment", "Service"]
+    assert plan.desired_objects("v1/Service") == [plan.desired("Service web")]
+    with pytest.raises(LookupError, match="the plan writes no child ConfigMap web"):
+        plan.desired("ConfigMap web")
+
+
+def test_a_plans_actions_are_easy_to_inspect() -> None:
+    _, plan = first_pass()
+    action = plan.action("Service default/web")
+    assert action.ref.kind == "Service" and action.ref.api_version == "v1"
+    assert plan.find("Service other") is None
+    with pytest.raises(LookupError, match="no action on Service other"):
+        plan.action("Service other")
+    status = plan.status_update
+    assert status is not None
+    assert status.obj == {"status": status.status} and plan.desired_status == status.status
+    assert plan.desired_status is not None and plan.desired_status["replicas"] == 2
+    objects = [a.obj for a in plan.actions]  # every writing action has an obj
+    assert objects[-1]["status"]["replicas"] == 2
+
+
+def phase_sync(request: SyncRequest) -> SyncResponse:
+    """A phase that depends on the observed children: Ready once the Deployment exists."""
+    response = sync(request)
+    ready = bool(request.children.of(apps_v1.Deployment))
+    status = {**(response.status or {}), "phase": "Ready" if ready else "Pending"}
+    return SyncResponse(children=response.children, status=status)
+
+
+def test_a_status_that_depends_on_the_children_converges_in_two_passes() -> None:
+    from kubeplan.testkit import converge
+
+    request = request_from_yaml(PARENT_YAML, CONFIG)
+    first = plan_for((CONFIG, phase_sync), request)
+    with pytest.raises(AssertionError, match="expected an empty plan"):
+        expect_plan(plan_for((CONFIG, phase_sync), observe(request, first))).does_nothing()
+    settled = converge((CONFIG, phase_sync), request)
+    assert settled.passes == 2
+    assert settled.final_plan.desired_status is not None
+    assert settled.final_plan.desired_status["phase"] == "Ready"
+    expect_plan(plan_for((CONFIG, phase_sync), settled.request)).does_nothing()
+    assert converge(OPERATOR, request).passes == 1
+
+
+def test_converge_fails_for_an_operator_that_never_settles() -> None:
+    from kubeplan.testkit import converge
+
+    def counting(request: SyncRequest) -> SyncResponse:
+        count = int((request.parent.get("status") or {}).get("count") or 0)
+        return SyncResponse(children=sync(request).children, status={"count": count + 1})
+
+    request = request_from_yaml(PARENT_YAML, CONFIG)
+    with pytest.raises(AssertionError, match="still writes after 3 passes") as caught:
+        converge((CONFIG, counting), request, max_passes=3)
+    assert "pass 3:" in str(caught.value)

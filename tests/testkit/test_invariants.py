@@ -8,6 +8,7 @@ import pytest
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.k8s import core_v1
+from kubeplan.core.related import RelatedSelector
 from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import FinalizeResponse, SyncResponse
 from kubeplan.core.types import K8sType
@@ -207,3 +208,40 @@ def test_writes_beyond_the_stated_bound_are_reported() -> None:
     with pytest.raises(TooManyWrites, match=r"parent default/p0: \d+ writes for 2 change\(s\), "
                                             r"more than the bound of 1 per change"):
         assert_bounded_writes(trace, per_change=1)
+
+
+# -- related objects: the invariants see what the runtime hands the sync -------------------
+
+READING = (OperatorConfig("readers", Shelf).with_child(core_v1.ConfigMap, ChildConfig.replace())
+           .with_related(core_v1.Secret, lambda parent: RelatedSelector(names=["key"])))
+
+
+def reading_sync(request: SyncRequest) -> SyncResponse:
+    """One ConfigMap per parent while the Secret ``key`` of its namespace exists."""
+    found = request.related.of(core_v1.Secret).get("key") is not None
+    children = [{"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": f"{request.name}-key", "namespace": request.namespace},
+                 "data": {"found": "yes"}}] if found else []
+    return SyncResponse(children=children, status={"found": found})
+
+
+READERS = OperatorDefinition(READING, reading_sync)
+
+
+def test_a_child_made_for_a_related_object_counts_as_converged() -> None:
+    key = {"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": "key", "namespace": "default"}}
+    trace = run_scenario(READERS, Scenario(steps=[CreateForeign(key), CreateParent("p0", {}),
+                                                  Settle()]))
+    assert trace.final is not None and trace.final.related[core_v1.Secret]
+    assert [o["metadata"]["name"] for o in trace.final.objects[core_v1.ConfigMap]
+            if o["metadata"]["name"] == "p0-key"] == ["p0-key"]
+    assert_converged(trace, READERS)
+    # without the child the related Secret asks for, the state is not converged
+    missing = attrs.evolve(trace.final, objects={core_v1.ConfigMap: ()})
+    with pytest.raises(NotConverged, match=r"desired child v1/ConfigMap default/p0-key"):
+        assert_converged(missing, READERS)
+    # and without the Secret the child is no longer desired
+    gone = attrs.evolve(trace.final, related={core_v1.Secret: ()})
+    with pytest.raises(NotConverged, match=r"p0-key is not asked for"):
+        assert_converged(gone, READERS)

@@ -198,6 +198,83 @@ class TestLoopClock:
             LoopClock(epoch=datetime(2026, 1, 1))
 
 
+class TestSteppingTimeByHand:
+    def test_advance_wakes_exactly_the_sleepers_that_are_due(self) -> None:
+        async def main() -> tuple[list[str], list[str], float]:
+            clock = LoopClock()
+            woke: list[str] = []
+
+            async def sleeper(name: str, seconds: float) -> None:
+                await clock.sleep(seconds)
+                woke.append(name)
+
+            tasks = [asyncio.ensure_future(sleeper(n, s)) for n, s in (("b", 2), ("a", 1),
+                                                                          ("c", 5))]
+            await asyncio.sleep(0)
+            clock.advance(2)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            after_two = list(woke)
+            clock.advance(3)
+            await asyncio.gather(*tasks)
+            return after_two, woke, clock.monotonic()
+
+        after_two, woke, at = run_virtual(main())
+        assert after_two == ["a", "b"]  # in deadline order; c (due at 5) still asleep
+        assert woke == ["a", "b", "c"]
+        assert at == 5.0
+
+    def test_set_jumps_to_an_instant_and_refuses_the_past(self) -> None:
+        async def main() -> datetime:
+            clock = LoopClock()
+            clock.set(EPOCH + timedelta(hours=2))
+            with pytest.raises(ValueError, match="backwards"):
+                clock.set(EPOCH + timedelta(hours=1))
+            with pytest.raises(ValueError, match="backwards"):
+                clock.advance(-1)
+            with pytest.raises(ValueError, match="timezone-aware"):
+                clock.set(datetime(2027, 1, 1))
+            return clock.now()
+
+        assert run_virtual(main()) == EPOCH + timedelta(hours=2)
+
+    def test_stepping_needs_a_virtual_loop(self) -> None:
+        async def main() -> None:
+            with pytest.raises(TypeError, match=r"needs a VirtualTimeLoop.*_UnixSelectorEventLoop"):
+                LoopClock().advance(1)
+
+        asyncio.run(main())
+
+    def test_the_spin_alarm_counts_turns_while_the_clock_stands_still(self) -> None:
+        async def main() -> tuple[list[int], int, int]:
+            loop = asyncio.get_running_loop()
+            assert isinstance(loop, VirtualTimeLoop)
+            rang: list[int] = []
+            loop.set_spin_alarm(100, rang.append)
+            for _ in range(250):  # a busy loop: the clock never moves
+                await asyncio.sleep(0)
+            spun = loop.turns_at_this_instant
+            await asyncio.sleep(1)  # the clock moves: the count starts again
+            after = loop.turns_at_this_instant
+            loop.set_spin_alarm(0, None)
+            return rang, spun, after
+
+        rang, spun, after = run_virtual(main())
+        assert rang == [100]  # once, at the limit
+        assert spun >= 250 and after <= 2
+        loop = VirtualTimeLoop()
+        try:
+            with pytest.raises(ValueError, match="at least 1 turn"):
+                loop.set_spin_alarm(0, print)
+        finally:
+            loop.close()
+
+    def test_virtual_clock_is_the_same_class(self) -> None:
+        from kubeplan.testkit.apiserver import VirtualClock
+
+        assert VirtualClock is LoopClock
+
+
 class TestWithTheFakeApiServer:
     def test_loop_clock_is_a_fake_api_server_clock(self) -> None:
         from kubeplan.testkit.apiserver import Clock

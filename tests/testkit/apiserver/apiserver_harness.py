@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from kubeplan.testkit.apiserver import ApiRequest, ApiResponse, FakeApiServer, VirtualClock
+from kubeplan.testkit.apiserver import ApiRequest, ApiResponse, FakeApiServer
+from kubeplan.testkit.vtime import LoopClock
 
 CM = "/api/v1/namespaces/default/configmaps"
 NS = "/api/v1/namespaces"
@@ -16,9 +18,12 @@ DEPLOY = "/apis/apps/v1/namespaces/default/deployments"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
 
+#: The instant virtual time 0 stands for in these tests (their timestamps are literals).
+START = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
+
 
 def new_server(**kwargs: Any) -> FakeApiServer:
-    kwargs.setdefault("clock", VirtualClock())
+    kwargs.setdefault("clock", LoopClock(epoch=START))
     kwargs.setdefault("seed", 7)
     return FakeApiServer(**kwargs)
 

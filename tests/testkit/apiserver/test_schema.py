@@ -340,7 +340,7 @@ def _mutated(change: Any) -> dict[str, Any]:
         ),
         (lambda c: c["spec"].update(scope="Global"), "spec.scope", "FieldValueNotSupported"),
         (lambda c: c["spec"].pop("scope"), "spec.scope", "FieldValueRequired"),
-        (lambda c: c["spec"].update(versions=[]), "spec.versions", "FieldValueRequired"),
+        (lambda c: c["spec"].update(versions=[]), "spec.versions", "FieldValueInvalid"),
         (
             lambda c: c["spec"]["versions"][0].update(storage=False),
             "spec.versions",

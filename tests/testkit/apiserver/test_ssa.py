@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -193,7 +195,8 @@ def test_conflict_with_another_applier() -> None:
     assert err.value.conflicts == [("op", ".spec.replicas")]
     assert err.value.message == 'Apply failed with 1 conflict: conflict with "op": .spec.replicas'
     assert err.value.causes == [
-        {"type": "FieldManagerConflict", "message": 'conflict with "op"', "field": ".spec.replicas"}
+        {"reason": "FieldManagerConflict", "message": 'conflict with "op"',
+         "field": ".spec.replicas"}
     ]
 
 
@@ -498,8 +501,6 @@ def test_property_direct_create_fields_equal_the_general_path(
         obj: dict[str, Any], rules: dict[str, Any], builtin: bool) -> None:
     import orjson
 
-    from kubeplan.testkit.apiserver import ssa
-
     def list_keys(field_path: tuple[str, ...]) -> Any:
         return rules.get(field_path[-1]) if field_path else None
 
@@ -509,12 +510,38 @@ def test_property_direct_create_fields_equal_the_general_path(
         return orjson.dumps(out)
 
     direct = record()
-    ssa._FAST_CREATES = False
-    try:
+    with _general_creates():
         general = record()
-    finally:
-        ssa._FAST_CREATES = True
     assert direct == general
+
+
+@contextlib.contextmanager
+def _general_creates() -> Iterator[None]:
+    """Creates recorded the general way (walked, compared, encoded) while it lasts."""
+    from kubeplan.testkit.apiserver.ssa import operations
+
+    assert operations._FAST_CREATES is True  # the switch record_update reads is here
+    operations._FAST_CREATES = False
+    try:
+        yield
+    finally:
+        operations._FAST_CREATES = True
+
+
+def test_the_switch_chooses_the_path_a_create_takes() -> None:
+    # the direct path renders every leaf as the one shared empty dict, the general path
+    # decodes fresh ones: the comparison above is only worth something if both run
+    from kubeplan.testkit.apiserver.ssa.creates import _LEAF
+
+    def leaf() -> Any:
+        out = record_update(None, _deploy(), manager="m", now="t", list_keys=DEPLOY_KEYS,
+                            builtin=True, shared=True)
+        return out["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:replicas"]
+
+    assert leaf() is _LEAF
+    with _general_creates():
+        general = leaf()
+    assert general == {} and general is not _LEAF
 
 
 def test_direct_create_fields_of_a_deployment_share_its_large_lists() -> None:
@@ -533,5 +560,7 @@ def test_direct_create_fields_of_a_deployment_share_its_large_lists() -> None:
         return fields["f:spec"]["f:template"]["f:spec"]["f:containers"]
 
     assert containers(first) is containers(second)  # one rendering for both objects
-    assert set(containers(first)) == {".", 'k:{"name":"c0"}', 'k:{"name":"c1"}',
+    # containers is in the Go zero value of a pod template (no omitempty): its items
+    # are the creator's, the list itself carries no "."
+    assert set(containers(first)) == {'k:{"name":"c0"}', 'k:{"name":"c1"}',
                                       'k:{"name":"c2"}'}

@@ -45,6 +45,22 @@ async def test_create_existing_is_409_already_exists() -> None:
     assert again.body["details"] == {"name": "a", "kind": "configmaps"}
 
 
+async def test_invalid_without_a_name_leaves_the_name_out_of_its_details() -> None:
+    # StatusDetails.name is omitempty: a create with neither name nor generateName, and
+    # a list's refused ListOptions, name nothing
+    server = new_server()
+    nameless = await call(server, "POST", CM, {"apiVersion": "v1", "kind": "ConfigMap"})
+    assert nameless.status == 422
+    assert set(nameless.body["details"]) == {"kind", "causes"}
+    assert nameless.body["details"]["kind"] == "ConfigMap"
+    options = await call(server, "GET", CM, query={"resourceVersionMatch": "NotOlderThan"})
+    assert options.status == 422
+    assert {k: v for k, v in options.body["details"].items() if k != "causes"} == {
+        "group": "meta.k8s.io", "kind": "ListOptions"}
+    named = await call(server, "POST", CM, cm("Bad_Name"))
+    assert named.status == 422 and named.body["details"]["name"] == "Bad_Name"
+
+
 async def test_get_missing_is_404_with_details() -> None:
     server = new_server()
     missing = await call(server, "GET", f"{CM}/nope")
@@ -161,7 +177,7 @@ async def test_missing_name_is_422() -> None:
     )
     assert response.body["details"]["causes"] == [
         {
-            "type": "FieldValueRequired",
+            "reason": "FieldValueRequired",
             "message": "Required value: name or generateName is required",
             "field": "metadata.name",
         }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from apiserver_harness import CM, call, cm, collect, drain, new_server
+from apiserver_harness import CM, DEPLOY, START, call, cm, collect, deployment, drain, new_server
 
-from kubeplan.testkit.apiserver import Fault, VirtualClock
+from kubeplan.testkit.apiserver import Fault
+from kubeplan.testkit.vtime import LoopClock
 
 
 async def test_error_fault_for_next_n_matching_requests() -> None:
@@ -33,14 +35,29 @@ async def test_too_many_requests_carries_retry_after() -> None:
 
 
 async def test_latency_uses_the_clock() -> None:
-    clock = VirtualClock()
+    server = new_server()
+    server.faults.add(Fault.latency(3.0, verb="list"))
+    task = asyncio.ensure_future(call(server, "GET", CM))
+    await asyncio.sleep(2.99)
+    assert not task.done()  # held for the 3 virtual seconds of latency ...
+    await asyncio.sleep(0.02)
+    assert task.done()  # ... and answered right after them
+    assert (await task).status == 200
+
+
+async def test_latency_follows_time_stepped_by_hand() -> None:
+    clock = LoopClock(epoch=START)
     server = new_server(clock=clock)
     server.faults.add(Fault.latency(3.0, verb="list"))
     task = asyncio.ensure_future(call(server, "GET", CM))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)
+    clock.advance(2.5)
+    for _ in range(5):
+        await asyncio.sleep(0)
     assert not task.done()
-    clock.advance(3)
+    clock.set(START + timedelta(seconds=3))
     assert (await task).status == 200
+    assert clock.now() == START + timedelta(seconds=3)
 
 
 async def test_watch_drop_and_stall() -> None:
@@ -55,8 +72,8 @@ async def test_watch_drop_and_stall() -> None:
     assert len(await collect(stalled.stream, 1)) == 1
     await call(server, "POST", CM, cm("d"))
     nxt = asyncio.ensure_future(stalled.stream.__anext__())
-    await asyncio.sleep(0.05)
-    assert not nxt.done()  # open but silent
+    await asyncio.sleep(3600)
+    assert not nxt.done()  # open but silent, for a virtual hour
     nxt.cancel()
 
 
@@ -76,7 +93,7 @@ async def test_malformed_json_and_yaml() -> None:
         server,
         "POST",
         CM,
-        raw=b"metadata:\n  name: y\ndata:\n  k: v\n",
+        raw=b"metadata:\n  name: yaml-made\ndata:\n  k: v\n",
         content_type="application/yaml",
     )
     assert good_yaml.status == 201
@@ -119,10 +136,12 @@ async def test_bodies_over_the_limits() -> None:
     too_much_data = await call(server, "POST", CM, big_data)
     assert too_much_data.status == 422
     assert "Too long: must have at most 1048576 bytes" in too_much_data.body["message"]
+    # annotations are capped at 256 KiB (422): the object's bulk is elsewhere
     big_obj = {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": {"name": "sa", "annotations": {"a": "x" * (1_600_000)}},
+        "metadata": {"name": "sa"},
+        "secrets": [{"name": f"s{i}-" + "x" * 80} for i in range(20_000)],
     }
     too_big = await call(server, "POST", "/api/v1/namespaces/default/serviceaccounts", big_obj)
     assert too_big.status == 413
@@ -151,3 +170,16 @@ async def test_labels_validation_is_422() -> None:
     response = await call(server, "POST", CM, cm("a", labels={"bad key!": "v"}))
     assert response.status == 422
     assert response.body["details"]["causes"][0]["field"] == "metadata.labels"
+    # ValidateLabels names the labels, not the key, for a bad value too (a selector's
+    # requirement is the one that names the key)
+    value = await call(server, "POST", CM, cm("a", labels={"ok": "bad value!"}))
+    assert value.status == 422
+    [cause] = value.body["details"]["causes"]
+    assert cause["field"] == "metadata.labels"
+    assert cause["message"].startswith('Invalid value: "bad value!": ')
+    template = deployment("d")
+    template["spec"]["template"]["metadata"]["labels"]["x"] = "no good"
+    refused = await call(server, "POST", DEPLOY, template)
+    assert refused.status == 422
+    fields = {c["field"] for c in refused.body["details"]["causes"]}
+    assert "spec.template.labels" in fields  # ValidatePodTemplateSpec: fldPath.Child("labels")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from apiserver_harness import CM, call, cm, new_server
+from apiserver_harness import CM, WIDGETS, call, cm, install_crd, new_server, widget
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +17,58 @@ async def test_list_shape_and_order() -> None:
     assert listing["kind"] == "ConfigMapList" and listing["apiVersion"] == "v1"
     assert listing["metadata"] == {"resourceVersion": str(server.resource_version)}
     assert [i["metadata"]["name"] for i in listing["items"]] == ["a", "b", "c"]
-    assert all(i["kind"] == "ConfigMap" for i in listing["items"])
+
+
+async def test_built_in_list_items_carry_no_type_meta() -> None:
+    # a typed Go list (v1.ConfigMapList) writes its items' empty TypeMeta as nothing
+    server = new_server()
+    for name in ("a", "b"):
+        await call(server, "POST", CM, cm(name))
+    for query in ({}, {"limit": "1"}, {"resourceVersion": "0"}, {"labelSelector": "x!=y"}):
+        listing = (await call(server, "GET", CM, query=query)).body
+        assert listing["items"], query
+        for item in listing["items"]:
+            assert "kind" not in item and "apiVersion" not in item, (query, item)
+    # the stored object keeps them: a GET and a watch event still name the kind
+    got = (await call(server, "GET", f"{CM}/a")).body
+    assert (got["apiVersion"], got["kind"]) == ("v1", "ConfigMap")
+    removed = (await call(server, "DELETE", CM)).body
+    assert removed["kind"] == "ConfigMapList"
+    assert [i["metadata"]["name"] for i in removed["items"]] == ["a", "b"]
+    assert all("kind" not in i and "apiVersion" not in i for i in removed["items"])
+
+
+async def test_custom_resource_list_items_keep_type_meta_and_an_empty_continue() -> None:
+    # an unstructured list keeps every item's apiVersion and kind, and writes continue ""
+    server = new_server()
+    await install_crd(server)
+    for name in ("w1", "w2"):
+        assert (await call(server, "POST", WIDGETS, widget(name))).status == 201
+    listing = (await call(server, "GET", WIDGETS)).body
+    assert [(i["apiVersion"], i["kind"]) for i in listing["items"]] == [
+        ("example.com/v1", "Widget")
+    ] * 2
+    assert listing["metadata"]["continue"] == ""
+    page = (await call(server, "GET", WIDGETS, query={"limit": "1"})).body
+    assert page["metadata"]["continue"] not in ("", None)
+    rest = (
+        await call(server, "GET", WIDGETS, query={"continue": page["metadata"]["continue"]})
+    ).body
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["w2"]
+    assert rest["metadata"]["continue"] == ""
+
+
+async def test_a_list_at_resource_version_0_ignores_the_limit() -> None:
+    # served from the watch cache on the real server: one page, whatever the limit
+    server = new_server()
+    for i in range(3):
+        await call(server, "POST", CM, cm(f"c{i}"))
+    listing = (await call(server, "GET", CM, query={"limit": "1", "resourceVersion": "0"})).body
+    assert [i["metadata"]["name"] for i in listing["items"]] == ["c0", "c1", "c2"]
+    assert listing["metadata"] == {"resourceVersion": str(server.resource_version)}
+    rv = str(server.resource_version)
+    paged = (await call(server, "GET", CM, query={"limit": "1", "resourceVersion": rv})).body
+    assert len(paged["items"]) == 1 and "continue" in paged["metadata"]
 
 
 async def test_label_selectors_set_based() -> None:

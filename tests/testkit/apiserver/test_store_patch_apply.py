@@ -158,9 +158,10 @@ async def test_apply_conflict_then_force() -> None:
     assert (
         conflict.body["message"] == 'Apply failed with 1 conflict: conflict with "alice": .data.x'
     )
-    assert conflict.body["details"]["causes"] == [
-        {"type": "FieldManagerConflict", "message": 'conflict with "alice"', "field": ".data.x"}
-    ]
+    # NewApplyConflict's details hold the causes alone (no name, group or kind)
+    assert conflict.body["details"] == {"causes": [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "alice"', "field": ".data.x"}
+    ]}
     forced = await call(
         server,
         "PATCH",
@@ -246,3 +247,38 @@ async def test_apply_treats_resource_version_and_uid_as_preconditions() -> None:
     assert response.status == 200 and response.body["data"] == {"x": "2"}
     assert response.body["metadata"]["uid"] == meta["uid"]
     assert response.body["metadata"]["resourceVersion"] != meta["resourceVersion"]
+
+
+async def test_apply_conflict_with_an_update_manager_names_its_version() -> None:
+    # apimachinery prints an Update manager with the version it wrote: the cause says
+    # 'conflict with "gamma" using v1' like the message does
+    server = new_server()
+    await call(server, "POST", CM, cm("a", {"x": "1"}), query={"fieldManager": "gamma"})
+    conflict = await call(
+        server,
+        "PATCH",
+        f"{CM}/a",
+        raw=yaml.safe_dump(cm("a", {"x": "2"})).encode(),
+        content_type=APPLY,
+        query={"fieldManager": "alpha"},
+    )
+    assert conflict.status == 409
+    assert conflict.body["message"] == (
+        'Apply failed with 1 conflict: conflict with "gamma" using v1: .data.x'
+    )
+    assert [c["message"] for c in conflict.body["details"]["causes"]] == [
+        'conflict with "gamma" using v1'
+    ]
+
+
+async def test_a_failed_json_patch_is_a_422_with_empty_details() -> None:
+    # NewGenericServerResponse(422, ..., isUnexpectedResponse=false): no cause
+    server = new_server()
+    await call(server, "POST", CM, cm("a", {"x": "1"}))
+    failed = await call(server, "PATCH", f"{CM}/a",
+                        [{"op": "test", "path": "/data/x", "value": "2"}],
+                        content_type="application/json-patch+json")
+    assert failed.status == 422 and failed.body["reason"] == "Invalid"
+    assert failed.body["message"] == (
+        "the server rejected our request due to an error in our request")
+    assert failed.body["details"] == {}

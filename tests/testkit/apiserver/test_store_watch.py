@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
 
-from apiserver_harness import CM, call, cm, collect, drain, new_server, summary
+import pytest
+from apiserver_harness import CM, START, call, cm, collect, drain, new_server, summary
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubeplan.testkit.apiserver import VirtualClock
+from kubeplan.testkit.vtime import LoopClock
 
 
 async def test_watch_without_rv_sends_synthetic_added_then_changes() -> None:
@@ -133,8 +137,7 @@ async def test_field_selector_on_name_and_namespace_filter() -> None:
 
 
 async def test_timeout_seconds_ends_the_stream() -> None:
-    clock = VirtualClock()
-    server = new_server(clock=clock)
+    server = new_server()
     response = await call(
         server,
         "GET",
@@ -145,16 +148,38 @@ async def test_timeout_seconds_ends_the_stream() -> None:
             "resourceVersion": str(server.resource_version),
         },
     )
-    task = asyncio.ensure_future(drain(response.stream))
-    await asyncio.sleep(0.01)
-    assert not task.done()
-    clock.advance(31)
+    opened = asyncio.get_running_loop().time()
+    task = asyncio.ensure_future(drain(response.stream, timeout=60))
+    await asyncio.sleep(29.9)
+    assert not task.done()  # open until the 30th virtual second ...
+    await asyncio.sleep(0.2)
+    assert task.done()  # ... and closed right after it
     assert await task == []
+    assert asyncio.get_running_loop().time() - opened == pytest.approx(30.1)
+
+
+async def test_timeout_seconds_ends_the_stream_when_time_is_stepped_by_hand() -> None:
+    clock = LoopClock(epoch=START)
+    server = new_server(clock=clock)
+    response = await call(
+        server, "GET", CM,
+        query={"watch": "1", "timeoutSeconds": "30",
+               "resourceVersion": str(server.resource_version)},
+    )
+    task = asyncio.ensure_future(drain(response.stream, timeout=60))
+    for _ in range(5):  # the stream starts waiting, at virtual 0
+        await asyncio.sleep(0)
+    clock.advance(29.5)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not task.done()
+    clock.advance(1)
+    assert await task == []
+    assert clock.now() == START + timedelta(seconds=30.5)
 
 
 async def test_bookmarks_on_request_every_interval() -> None:
-    clock = VirtualClock()
-    server = new_server(clock=clock, bookmark_interval=5)
+    server = new_server(bookmark_interval=5)
     rv = str(server.resource_version)
     plain = await call(
         server, "GET", CM, query={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "12"}
@@ -170,16 +195,28 @@ async def test_bookmarks_on_request_every_interval() -> None:
             "timeoutSeconds": "12",
         },
     )
-    plain_task = asyncio.ensure_future(drain(plain.stream))
-    marked_task = asyncio.ensure_future(drain(marked.stream))
+    loop = asyncio.get_running_loop()
+    opened = loop.time()
+    seen: list[tuple[str, float]] = []
+
+    async def timed(stream: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
+        events = []
+        async for event in stream:
+            events.append(event)
+            seen.append((event["type"], loop.time() - opened))
+        return events
+
+    plain_task = asyncio.ensure_future(asyncio.wait_for(timed(plain.stream), 60))
+    marked_task = asyncio.ensure_future(asyncio.wait_for(timed(marked.stream), 60))
     await asyncio.sleep(0.01)
     await call(server, "POST", CM, cm("a"))
-    for _ in range(3):
-        await asyncio.sleep(0.01)
-        clock.advance(5)
     assert summary(await plain_task) == [("ADDED", "a")]
     events = await marked_task
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK", "BOOKMARK"]
+    # Both streams end at the 12th virtual second; the bookmarks come every 5 seconds.
+    assert loop.time() - opened == pytest.approx(12)
+    bookmarks = [at for kind, at in seen if kind == "BOOKMARK"]
+    assert bookmarks == [pytest.approx(5), pytest.approx(10)]
     bookmark = events[1]["object"]
     assert bookmark == {
         "kind": "ConfigMap",

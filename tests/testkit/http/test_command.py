@@ -85,3 +85,46 @@ def test_help_mentions_usage() -> None:
         [KUBEPLAN, "fake-apiserver", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "--kubeconfig" in out and "SIGTERM" in out
+
+
+def test_token_from_a_file_or_the_environment_stays_out_of_ps(start, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cret-from-file\n")
+    proc, url, kubeconfig = start("--token-file", str(secret))
+    assert get(url + "/api")[0] == 401
+    assert get(url + "/api", token="s3cret-from-file")[0] == 200
+    assert "s3cret" not in Path(f"/proc/{proc.pid}/cmdline").read_text()
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    monkeypatch.setenv("KUBEPLAN_FAKE_APISERVER_TOKEN", "s3cret-from-env")
+    proc, url, kubeconfig = start()
+    assert get(url + "/api")[0] == 401
+    assert get(url + "/api", token="s3cret-from-env")[0] == 200
+    assert yaml.safe_load(kubeconfig.read_text())["users"][0]["user"] == {
+        "token": "s3cret-from-env"}
+
+
+def test_an_existing_open_kubeconfig_is_replaced_by_a_private_one(start) -> None:
+    proc, _url, kubeconfig = start("--token", "t0ken")  # learn the path, then reuse it
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+    kubeconfig.write_text("old: config\n")
+    kubeconfig.chmod(0o644)
+    start("--token", "t0ken")
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    assert "t0ken" in kubeconfig.read_text()
+
+
+@pytest.mark.parametrize("problem", ["missing", "empty"])
+def test_a_bad_token_file_is_named(tmp_path: Path, problem: str) -> None:
+    secret = tmp_path / "token"
+    if problem == "empty":
+        secret.write_text("\n")
+    done = subprocess.run(
+        [KUBEPLAN, "fake-apiserver", "--kubeconfig", str(tmp_path / "k.yaml"),
+         "--token-file", str(secret)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert f"--token-file {secret}" in done.stderr
+    assert ("empty" if problem == "empty" else "No such file") in done.stderr
+    assert not (tmp_path / "k.yaml").exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import aiohttp
 
 from kubeplan.testkit.apiserver.openapi import OPENAPI_V2_PROTOBUF
@@ -78,10 +81,21 @@ async def test_group_version_and_group(session: aiohttp.ClientSession) -> None:
 
 
 async def test_unknown_discovery_paths_are_404_status(session: aiohttp.ClientSession) -> None:
-    for path in ("/apis/nope.example.com", "/apis/apps/v9", "/api/v2", "/nothing/here"):
+    # under /api, or under /apis of a served group: the API's JSON Status
+    for path in ("/apis/apps/v9", "/apis/apps/v9/deployments", "/api/v2", "/api/v1/foos"):
         status, body = await get_json(session, path)
         assert status == 404, path
         assert body["kind"] == "Status" and body["reason"] == "NotFound"
+        assert body["details"] == {}, path
+    # a group nobody serves, or no API path at all: Go's plain-text 404, as the real server
+    for path in ("/apis/nope.example.com", "/apis/nope.example.com/v1/foos", "/nothing/here",
+                 "/openapi/v9"):
+        async with session.get(path) as resp:
+            assert resp.status == 404, path
+            assert resp.headers["Content-Type"] == "text/plain; charset=utf-8", path
+            assert await resp.text() == "404 page not found\n", path
+    async with session.get("/openapi/v3/apis/nope.example.com/v1") as resp:
+        assert resp.status == 404 and await resp.read() == b""
 
 
 async def test_aggregated_discovery_when_asked(session: aiohttp.ClientSession) -> None:
@@ -97,16 +111,21 @@ async def test_aggregated_discovery_when_asked(session: aiohttp.ClientSession) -
         r for r in groups["apps"]["versions"][0]["resources"] if r["resource"] == "deployments"
     )
     assert deploy["scope"] == "Namespaced"
-    assert deploy["responseKind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
+    # group and version are left empty where they are the resource's own, as upstream
+    assert deploy["responseKind"] == {"group": "", "version": "", "kind": "Deployment"}
     assert {
         "subresource": "status",
         "verbs": ["get", "patch", "update"],
-        "responseKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "responseKind": {"group": "", "version": "", "kind": "Deployment"},
     } in deploy["subresources"]
     async with session.get("/api", headers={"Accept": AGG_V2BETA1}) as resp:
         assert resp.headers["Content-Type"] == AGG_V2BETA1
         core = await resp.json(content_type=None)
-    assert [item["metadata"]["name"] for item in core["items"]] == [""]
+    assert [item["metadata"] for item in core["items"]] == [{}]  # the core group has no name
+    pods = next(r for r in core["items"][0]["versions"][0]["resources"]
+                if r["resource"] == "pods")
+    eviction = next(s for s in pods["subresources"] if s["subresource"] == "eviction")
+    assert eviction["responseKind"] == {"group": "policy", "version": "v1", "kind": "Eviction"}
 
 
 async def test_plain_accept_gets_legacy_discovery(session: aiohttp.ClientSession) -> None:
@@ -134,12 +153,21 @@ async def test_openapi_v3_index_and_group_version(session: aiohttp.ClientSession
     }
     # kubectl decides to leave validation to the server from this parameter
     assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
-    # no strategic merge in the request body: kubectl then uses its compiled-in types
-    assert "application/strategic-merge-patch+json" not in patch["requestBody"]["content"]
+    # a built-in takes strategic merge patches, as on the real server
+    assert "application/strategic-merge-patch+json" in patch["requestBody"]["content"]
     schema = doc["components"]["schemas"]["io.k8s.api.core.v1.ConfigMap"]
     assert schema["x-kubernetes-group-version-kind"] == [
         {"group": "", "version": "v1", "kind": "ConfigMap"}
     ]
+    # upstream's schema, descriptions included (what kubectl explain prints)
+    assert schema["properties"]["data"]["type"] == "object"
+    assert "UTF-8" in schema["properties"]["data"]["description"]
+    # every $ref of the document resolves inside it, and nothing unreached is carried
+    refs = set(re.findall(r'"\$ref": ?"#/components/schemas/([^"]+)"', json.dumps(doc)))
+    assert refs == set(doc["components"]["schemas"])
+    # no route the fake does not serve (componentstatuses, pods/log, services/proxy)
+    assert not [p for p in doc["paths"] if "componentstatuses" in p or p.endswith("/log")
+                or "/proxy" in p]
     status, _ = await get_json(session, "/openapi/v3/apis/nope.example.com/v1")
     assert status == 404
 

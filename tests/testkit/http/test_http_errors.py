@@ -86,10 +86,16 @@ async def test_malformed_json_body(session: aiohttp.ClientSession) -> None:
 
 
 async def test_writes_to_discovery_paths_are_refused(session: aiohttp.ClientSession) -> None:
-    for path in ("/api", "/apis", "/apis/apps/v1", "/version"):
+    for path in ("/api", "/api/v1", "/apis/apps/v1", "/version"):
         async with session.post(path, data=b"{}") as resp:
-            assert resp.status in (404, 405), path
-            assert (await resp.json())["kind"] == "Status"
+            assert resp.status == 405, path
+            body = await resp.json()
+            assert body["reason"] == "MethodNotAllowed" and body["details"] == {}, path
+    # the real server registers these for every method: a POST reads them
+    for path, kind in (("/apis", "APIGroupList"), ("/apis/apps", "APIGroup")):
+        async with session.post(path, data=b"{}") as resp:
+            assert resp.status == 200, path
+            assert (await resp.json())["kind"] == kind
 
 
 async def test_garbage_on_the_socket_does_not_kill_the_server(
@@ -126,7 +132,11 @@ async def test_odd_paths_and_queries(session: aiohttp.ClientSession) -> None:
 
 
 async def test_protobuf_bodies(session: aiohttp.ClientSession) -> None:
-    from kubeplan.testkit.apiserver.openapi import _field
+    def _field(number: int, payload: bytes | str) -> bytes:
+        """A length-delimited protobuf field (sizes here stay under one varint byte)."""
+        data = payload.encode() if isinstance(payload, str) else payload
+        assert len(data) < 0x80 and number < 16
+        return bytes((number << 3 | 2, len(data))) + data
 
     def envelope(api_version: str, kind: str, raw: bytes) -> bytes:
         type_meta = _field(1, api_version) + _field(2, kind)
@@ -142,7 +152,15 @@ async def test_protobuf_bodies(session: aiohttp.ClientSession) -> None:
         body = await resp.json()
     assert body["data"] == {"k": "v"} and body["metadata"]["labels"] == {"app": "x"}
     assert "generateName" not in body["metadata"]
-    for bad in (envelope("apps/v1", "Deployment", b""), b"not protobuf", b"k8s\x00\xff\xff"):
+    # the real server answers 400 to a body that is not protobuf or breaks off
+    for bad in (b"not protobuf", b"k8s\x00\xff\xff", envelope("v1", "ConfigMap", b"\x0a\x05")):
         async with session.post(path, data=bad, headers=headers) as resp:
-            assert resp.status == 415
-            assert (await resp.json())["reason"] == "UnsupportedMediaType"
+            assert resp.status == 400
+            answer = await resp.json()
+            assert answer["reason"] == "BadRequest"
+            assert ("unexpected EOF" in answer["message"]
+                    or "does not appear to be a protobuf message" in answer["message"])
+    # a kind outside the built-ins' schema (custom resources are JSON only)
+    async with session.post(path, data=envelope("v1", "Nope", b""), headers=headers) as resp:
+        assert resp.status == 415
+        assert (await resp.json())["reason"] == "UnsupportedMediaType"
