@@ -203,6 +203,7 @@ async def _components(results: dict[str, Any],
         "apiserver": sub_bench(["bench/apiserver_bench.py", "--seconds", "1", "--server",
                                 "subprocess"], 300),
         "transport": sub_bench(["bench/transport_bench.py"], 300),
+        "group": sub_bench(["bench/group_bench.py"], 300),
     }
     results["raw"] = raw
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -525,6 +526,7 @@ def render(results: dict[str, Any]) -> str:
         *_component(comp, "plan"),
         *_component(comp, "apiserver"),
         *_component(comp, "transport"),
+        *_component(comp, "group"),
         "## Raw figures",
         "",
         "```json",

@@ -29,7 +29,8 @@ from typing import Any
 
 from kubeplan.adapters.client import KubeClient
 from kubeplan.adapters.gctuning import tune_gc
-from kubeplan.adapters.runtime import Operator, burst_collector
+from kubeplan.adapters.process import burst_collector
+from kubeplan.adapters.runtime import Operator
 from kubeplan.adapters.settings import RuntimeSettings
 from kubeplan.core.config import ChildConfig, OperatorConfig
 from kubeplan.core.definition import OperatorDefinition
