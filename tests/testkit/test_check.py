@@ -167,8 +167,9 @@ def test_a_failure_under_pytest_leads_with_the_cause_and_hides_kubeplan_frames(
     header = next(i for i, line in enumerate(lines) if "test_shop" in line and "___" in line)
     assert first_e - header < 8, "\n".join(lines[header:first_e + 1])  # no frames first
     assert "check.py" not in "\n".join(lines[header:first_e])
-    assert "The API server refused a write the operator makes" in lines[first_e]
-    assert "ConfigMap default/P0 failed: 422 Invalid" in lines[first_e + 1]
+    assert "the API server refused the operator's writes as invalid" in lines[first_e]
+    assert 'create configmaps default (new) -> 422: ConfigMap "P0" is invalid' \
+        in lines[first_e + 1]
     saved = list((project / ".kubeplan" / "failures").glob("test_shop.py-test_shop-*.yaml"))
     assert len(saved) == 1
     assert f"saved to .kubeplan/failures/{saved[0].name}" in result.stdout
@@ -191,7 +192,7 @@ def test_outside_pytest_the_runtime_logs_nothing_on_stderr(tmp_path: Path) -> No
     result = subprocess.run([sys.executable, str(script)], cwd=project,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "NotQuiet"
+    assert result.stdout.strip() == "RefusedWrite"
     assert result.stderr == ""
 
 
@@ -227,3 +228,26 @@ def test_strategies_draw_st_data_too() -> None:  # parents_for composes like any
         assert convert.structure(spec, AppSpec).replicas in range(1, 6)
 
     check()
+
+
+@pytest.mark.parametrize(("schema", "edges"), [
+    ({"type": "integer"}, {-(2**53), -1, 0, 1, 2**53}),
+    ({"type": "integer", "minimum": 3, "maximum": 7}, {3, 7}),
+    ({"type": "integer", "minimum": -20, "maximum": 100, "multipleOf": 10}, {-20, 0, 100}),
+])
+def test_schema_integers_are_drawn_at_their_edges(schema: dict[str, object],
+                                                  edges: set[int]) -> None:
+    strategy = ks.values_for_schema(schema)
+    low, high = schema.get("minimum", -(2**53)), schema.get("maximum", 2**53)
+    step = schema.get("multipleOf", 1)
+    drawn: list[int] = []
+
+    @settings(max_examples=100, database=None, derandomize=True)
+    @given(strategy)
+    def draw(value: int) -> None:
+        assert low <= value <= high and value % step == 0  # type: ignore[operator]
+        drawn.append(value)
+
+    draw()
+    # the bounds and the neighbours of zero are where operators break: each is drawn
+    assert edges <= set(drawn), sorted(edges - set(drawn))

@@ -18,10 +18,13 @@ from kubeplan.testkit import (
     CreateParent,
     DeleteParent,
     FakeApiServer,
+    FaultSpec,
+    InjectFault,
     NotConverged,
     NotFinalized,
     NotQuiet,
     PatchParent,
+    RefusedWrite,
     Scenario,
     Settle,
     Simulation,
@@ -33,6 +36,7 @@ from kubeplan.testkit import (
     assert_finalized,
     assert_quiet,
     assert_safe,
+    assert_writes_accepted,
     run_scenario,
     virtual_time,
 )
@@ -245,3 +249,53 @@ def test_a_child_made_for_a_related_object_counts_as_converged() -> None:
     gone = attrs.evolve(trace.final, related={core_v1.Secret: ()})
     with pytest.raises(NotConverged, match=r"p0-key is not asked for"):
         assert_converged(gone, READERS)
+
+
+# -- writes accepted ---------------------------------------------------------------------
+
+
+def _capitals_sync(request: SyncRequest) -> SyncResponse:
+    child = {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": request.name.upper(), "namespace": request.namespace}}
+    return SyncResponse(children=[child])
+
+
+CAPITALS = OperatorDefinition(CONFIG, _capitals_sync)
+
+
+def test_a_write_the_server_refuses_as_invalid_is_a_violation() -> None:
+    trace = run_scenario(CAPITALS, SCENARIO)
+    assert trace.refused_writes, str(trace)
+    assert trace.refused_writes[0].startswith("create configmaps default (new) -> 422: "
+                                              'ConfigMap "P0" is invalid')
+    assert trace.stopped is None  # without stop_at_refused_write the run goes on
+    with pytest.raises(RefusedWrite, match="refused the operator's writes as invalid") as caught:
+        assert_writes_accepted(trace)
+    # the operator's retries repeat the same refusal: it is listed once, at its first time
+    assert len(trace.refused_writes) > 1
+    assert caught.value.problems == [trace.refused_writes[0]]
+
+
+def test_stopping_at_a_refused_write_ends_the_run_at_the_next_settle() -> None:
+    long = Scenario(steps=[CreateParent("p0", {}), Settle(), PatchParent("p0", {"spec": {}}),
+                           Settle()])
+    full = run_scenario(CAPITALS, long)
+    stopped = run_scenario(CAPITALS, long, stop_at_refused_write=True)
+    assert stopped.stopped is not None and stopped.stopped.startswith(
+        "the server refused a write as invalid: create configmaps")
+    assert len(stopped.steps) < len(full.steps)
+    with pytest.raises(RefusedWrite):
+        assert_writes_accepted(stopped)
+
+
+def test_an_injected_refusal_is_not_the_operators_fault() -> None:
+    scenario = Scenario(steps=[
+        InjectFault(FaultSpec("error", verb="create", resource="v1/ConfigMap", count=2,
+                              code=422)),
+        CreateParent("p0", {"books": ["a"]}),
+        Settle(),
+    ])
+    trace = run_scenario(SHELVES, scenario, stop_at_refused_write=True)
+    assert "-> 422" in str(trace)  # the fault did answer the operator's creates
+    assert trace.refused_writes == [] and trace.stopped is None
+    assert_writes_accepted(trace)

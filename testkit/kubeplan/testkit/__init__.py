@@ -10,7 +10,7 @@
 - ``kubeplan.testkit.replay``: a recording of a run (``kubeplan run --record``) replayed
   through the operator in virtual time, its plans compared (``replay``,
   ``assert_replays``);
-- invariants (``assert_converged``, ``assert_quiet``, ``assert_safe``,
+- invariants (``assert_writes_accepted``, ``assert_converged``, ``assert_quiet``, ``assert_safe``,
   ``assert_finalized``, ``assert_permanent_held``, ``assert_bounded_writes``,
   ``assert_filters_respected``, ``assert_rollout_bounded``,
   ``assert_invariants``);
@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # the real types, for type checkers (at run time: __getattr__
         NotFinalized,
         NotQuiet,
         PermanentRetried,
+        RefusedWrite,
         RolloutTooWide,
         TooManyWrites,
         Unsafe,
@@ -71,6 +72,7 @@ if TYPE_CHECKING:  # the real types, for type checkers (at run time: __getattr__
         assert_quiet,
         assert_rollout_bounded,
         assert_safe,
+        assert_writes_accepted,
     )
     from kubeplan.testkit.permissions import (
         ServiceAccountAccess,
@@ -136,6 +138,7 @@ _EXPORTS: dict[str, str] = {
     "NotFinalized": "invariants",
     "PermanentRetried": "invariants",
     "NotQuiet": "invariants",
+    "RefusedWrite": "invariants",
     "RolloutTooWide": "invariants",
     "TooManyWrites": "invariants",
     "Unsafe": "invariants",
@@ -148,6 +151,7 @@ _EXPORTS: dict[str, str] = {
     "assert_quiet": "invariants",
     "assert_rollout_bounded": "invariants",
     "assert_safe": "invariants",
+    "assert_writes_accepted": "invariants",
     "Divergence": "replay",
     "Recording": "replay",
     "RecordingError": "replay",
@@ -213,6 +217,7 @@ __all__ = [
     "PermanentRetried",
     "Recording",
     "RecordingError",
+    "RefusedWrite",
     "ReplayResult",
     "RestartOperator",
     "RolloutTooWide",
@@ -241,6 +246,7 @@ __all__ = [
     "assert_replays",
     "assert_rollout_bounded",
     "assert_safe",
+    "assert_writes_accepted",
     "check_operator",
     "check_round_trips",
     "check_scenario",

@@ -47,7 +47,7 @@ from kubeplan.core.handler import HandlerInfo
 from kubeplan.core.types import K8sType
 from kubeplan.testkit import strategies as ks
 from kubeplan.testkit.conversions import objects_of_version
-from kubeplan.testkit.invariants import InvariantViolation, assert_invariants
+from kubeplan.testkit.invariants import InvariantViolation, RefusedWrite, assert_invariants
 from kubeplan.testkit.runner import run_scenario
 from kubeplan.testkit.scenario import Scenario
 from kubeplan.testkit.simulation import as_definition
@@ -105,7 +105,18 @@ class OperatorCheckFailed(KubeplanError, AssertionError):
         self.operator_name = operator_name
         self.operator_import = operator_import
         self.saved_to = saved_to
-        super().__init__(self.report(operator_name))
+        self._message: str | None = None
+        # the message is written when first read: while hypothesis shrinks, each failing
+        # attempt raises one, and formatting its scenario and trace was half its cost
+        super().__init__()
+
+    def __str__(self) -> str:
+        if self._message is None:
+            self._message = self.report(self.operator_name)
+        return self._message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
 
     def saved(self, path: Path) -> OperatorCheckFailed:
         """The same failure, its message naming the file the scenario was saved in."""
@@ -138,7 +149,8 @@ class OperatorCheckFailed(KubeplanError, AssertionError):
             ]
         )
         lines: list[str] = []
-        refused = refused_writes(self.trace)
+        # a RefusedWrite says it itself; any other violation may be one's consequence
+        refused = [] if isinstance(self.violation, RefusedWrite) else refused_writes(self.trace)
         if refused:
             lines += [
                 "The API server refused a write the operator makes (the likely cause: fix the "
@@ -424,6 +436,7 @@ def check_scenario(
     imported); by default the module and name it is defined under."""
     __tracebackhide__ = True
     definition = as_definition(operator)
+    skip = tuple(skip)
     with _runtime_logs_kept_quiet():
         trace = run_scenario(
             definition,
@@ -431,6 +444,9 @@ def check_scenario(
             settings=runtime_settings,
             extra_types=extra_types,
             extra_crds=extra_crds,
+            # a refused write fails the check whatever follows: waiting out its
+            # retries would only cost time
+            stop_at_refused_write="accepted" not in skip,
         )
     try:
         assert_invariants(

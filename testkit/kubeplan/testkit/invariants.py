@@ -8,6 +8,10 @@ whose message names the parent and the child concerned and says what was expecte
   state (pure) asks for children that exist, are owned by that parent and match (subset
   semantics, as the planner compares); no owned child it does not ask for remains; no
   child outlives its parent; and the stored status is the one the planner would write;
+- ``assert_writes_accepted``: the server refused none of the operator's writes as invalid
+  (400, 422) when no fault was injected: a refused write is sent again on every retry
+  and never succeeds (a finalizer added as its object's deletion began is a race, and an
+  admission webhook's denial is ``assert_admitted``'s: neither counts);
 - ``assert_quiet``: the run settled, and one more full resync wrote nothing (no hot loop);
 - ``assert_safe``: nothing the operator does not own (objects there before it started,
   objects the scenario created) was modified or deleted by the operator's requests;
@@ -98,6 +102,7 @@ __all__ = [
     "NotFinalized",
     "NotQuiet",
     "PermanentRetried",
+    "RefusedWrite",
     "RolloutTooWide",
     "TooManyWrites",
     "Unsafe",
@@ -111,6 +116,7 @@ __all__ = [
     "assert_quiet",
     "assert_rollout_bounded",
     "assert_safe",
+    "assert_writes_accepted",
     "default_write_bound",
 ]
 
@@ -152,6 +158,14 @@ class NotQuiet(InvariantViolation):
     """The operator kept writing: a hot loop, or a resync that writes."""
 
     invariant = "not quiet"
+
+
+class RefusedWrite(InvariantViolation):
+    """The server refused a write of the operator's as invalid (400, 422), no fault
+    injected: what sync returns (or the status it sets) is not a valid object."""
+
+    invariant = ("the API server refused the operator's writes as invalid (fix the object "
+                 "sync returns, or the status it sets: it is refused every time it is sent)")
 
 
 class Unsafe(InvariantViolation):
@@ -526,6 +540,17 @@ def assert_converged(
 # -- quiet -------------------------------------------------------------------------------
 
 
+def assert_writes_accepted(trace: Trace) -> None:
+    """The server refused none of the operator's writes as invalid (400, 422) when no
+    fault was injected (``trace.refused_writes``)."""
+    if trace.refused_writes:
+        # a retry repeats its refusal: the first of each is listed, with when it happened
+        first: dict[str, str] = {}
+        for line in trace.refused_writes:
+            first.setdefault(line.split(" (during ", 1)[0], line)
+        raise RefusedWrite(list(first.values()), trace=trace)
+
+
 def assert_quiet(trace: Trace) -> None:
     """The run settled (no hot loop) and one more full resync wrote nothing."""
     if trace.hot_loop:
@@ -848,15 +873,18 @@ def assert_invariants(
     allow_handler_errors: bool = False,
     skip: Iterable[str] = (),
 ) -> None:
-    """Every invariant, in the order that explains a failure best: quiet (a hot loop
-    explains everything after it), safe, filters respected, finalized, converged,
+    """Every invariant, in the order that explains a failure best: writes accepted (a
+    refused write explains a hot loop and no convergence), quiet (a hot loop explains
+    everything after it), safe, filters respected, finalized, converged,
     permanent errors held, bounded writes, rollout. ``skip`` names invariants to leave out
-    (``"quiet"``, ``"safe"``, ``"filters"``, ``"finalized"``, ``"converged"``,
+    (``"accepted"``, ``"quiet"``, ``"safe"``, ``"filters"``, ``"finalized"``, ``"converged"``,
     ``"permanent_held"``, ``"bounded_writes"``, ``"rollout"``)."""
     skipped = set(skip)
     unknown = skipped - _NAMES
     if unknown:
         raise InvalidArgument(f"unknown invariants {sorted(unknown)}; known: {sorted(_NAMES)}")
+    if "accepted" not in skipped:
+        assert_writes_accepted(trace)
     if "quiet" not in skipped:
         assert_quiet(trace)
     if "safe" not in skipped:
@@ -877,8 +905,8 @@ def assert_invariants(
         assert_admitted(trace, definition)
 
 
-_NAMES = frozenset({"quiet", "safe", "filters", "finalized", "converged", "permanent_held",
-                    "bounded_writes", "rollout", "admitted"})
+_NAMES = frozenset({"accepted", "quiet", "safe", "filters", "finalized", "converged",
+                    "permanent_held", "bounded_writes", "rollout", "admitted"})
 
 
 # -- admitted ----------------------------------------------------------------------------

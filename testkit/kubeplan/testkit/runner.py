@@ -20,6 +20,11 @@ is seeded, and time is virtual. A hot loop does not hang the run: it is detected
 counting handler calls, and by a ``ProgressGuard`` giving each step a budget of requests,
 virtual time and event-loop turns at one instant (a storm of requests that never calls
 the handler, a wait that never ends), and recorded as ``trace.hot_loop``.
+
+Every write of the operator's that the server refuses as invalid (400, 422, no fault
+injected) is listed in ``trace.refused_writes``; with ``stop_at_refused_write`` the run
+ends at the first settle after one (``check_operator`` does this: such a write is a bug
+whatever follows, and waiting out the operator's retries is most of a failing run).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from kubeplan.testkit.simulation import (
     SCENARIO_SETTINGS,
     HotLoop,
     Simulation,
+    WriteRefused,
     as_definition,
     install_crd,
 )
@@ -61,6 +67,7 @@ async def arun_scenario(
     same_instant_limit: int = 40,
     step_limit: int = 100,
     budget: ProgressBudget = DEFAULT_BUDGET,
+    stop_at_refused_write: bool = False,
 ) -> Trace:
     """``run_scenario`` on the running event loop (use a ``VirtualTimeLoop`` for speed:
     on an ordinary loop every ``Advance`` really sleeps)."""
@@ -83,6 +90,7 @@ async def arun_scenario(
             extra_types=extra_types,
             same_instant_limit=same_instant_limit,
             step_limit=step_limit,
+            stop_at_refused_write=stop_at_refused_write,
         )
         progress = ProgressGuard(server, budget, on_trip=lambda e: sim.handler.raise_alarm(str(e)))
         try:
@@ -101,6 +109,8 @@ async def arun_scenario(
                 sim.trace.quiet_writes = await sim.resync_writes()
         except HotLoop as exc:
             sim.trace.hot_loop = str(exc)
+        except WriteRefused as exc:
+            sim.trace.stopped = str(exc)
         finally:
             progress.close()
             trace = sim.finish_trace()
@@ -120,6 +130,7 @@ def run_scenario(
     same_instant_limit: int = 40,
     step_limit: int = 100,
     budget: ProgressBudget = DEFAULT_BUDGET,
+    stop_at_refused_write: bool = False,
 ) -> Trace:
     """Run ``scenario`` against ``operator`` (an ``OperatorDefinition`` or a ``(config,
     handler)`` pair) on a fresh virtual-time loop; see the module docstring.
@@ -130,8 +141,9 @@ def run_scenario(
     loop when one parent is synced more than ``same_instant_limit`` times at one virtual
     instant, or needs more than ``step_limit`` plans that write during one step, or when a
     step uses up ``budget`` (requests, virtual time, event-loop turns at one instant; see
-    ``kubeplan.testkit.progress``). Must not be called from a running event loop (use
-    ``arun_scenario`` there).
+    ``kubeplan.testkit.progress``). ``stop_at_refused_write`` ends the run at the first
+    settle after a write the server refused as invalid. Must not be called from a
+    running event loop (use ``arun_scenario`` there).
     """
     return run_virtual(
         arun_scenario(
@@ -144,6 +156,7 @@ def run_scenario(
             same_instant_limit=same_instant_limit,
             step_limit=step_limit,
             budget=budget,
+            stop_at_refused_write=stop_at_refused_write,
         )
     )
 

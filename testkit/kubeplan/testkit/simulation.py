@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ from kubeplan.core.types import K8sType
 from kubeplan.testkit import scenario as sc
 from kubeplan.testkit.apiserver.authn import UserInfo
 from kubeplan.testkit.apiserver.inproc import InProcessClient
+from kubeplan.testkit.apiserver.request import RequestRecord
 from kubeplan.testkit.apiserver.server import FakeApiServer
 from kubeplan.testkit.apiserver.store import LogEntry
 from kubeplan.testkit.apiserver.writes import DeleteOptions, Target, WriteOptions
@@ -66,6 +68,7 @@ __all__ = [
     "HotLoop",
     "OperatorCrashed",
     "Simulation",
+    "WriteRefused",
     "as_definition",
     "install_crd",
 ]
@@ -77,6 +80,11 @@ OPERATOR_USER = "system:serviceaccount:kubeplan:operator"
 """The user the operator's requests carry in the fake's request log."""
 SCENARIO_USER = "scenario"
 """The user of the scenario's own requests ("someone else": kubectl, another controller)."""
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Refusals that say nothing against the object sent: a finalizer added while its object's
+# deletion began (a race the next sync resolves), and an admission webhook's denial
+# (``assert_admitted`` judges the operator's own validators).
+_NOT_INVALID = re.compile(r"no new finalizers can be added|admission webhook .* denied")
 
 SCENARIO_SETTINGS = RuntimeSettings(
     workers=2,
@@ -99,6 +107,11 @@ runtime bug that re-creates what the garbage collector deletes) spins at one vir
 instant and is reported as a hot loop, where the limit would only slow it down; and with
 synchronous handlers called on the loop, so that a seeded run replays exactly (a thread's
 timing would decide what the loop does meanwhile)."""
+
+
+class WriteRefused(KubeplanError):
+    """The server refused a write of the operator's as invalid (400, 422), no fault
+    injected: the run stops at the next settle (``stop_at_refused_write``)."""
 
 
 class HotLoop(KubeplanError):
@@ -176,8 +189,10 @@ class Simulation:
         same_instant_limit: int = 40,
         step_limit: int = 100,
         identity: UserInfo | None = None,
+        stop_at_refused_write: bool = False,
     ) -> None:
         self.server = server
+        self.stop_at_refused_write = stop_at_refused_write
         self.definition = definition
         # a versioned parent converts through the operator's own conversions, in process
         server.conversion_webhooks.serve_operator(definition)
@@ -230,6 +245,7 @@ class Simulation:
         for type_ in self.config.child_types:
             for obj in ClusterState.capture(self.server, self.config).objects.get(type_, ()):
                 self._watch_foreign(type_, obj, since=0, origin="pre-existing")
+        self.server.request_observers.append(self._note_refused_write)
         if not self.config.filters.selects_all:
             self.server.request_observers.append(self._check_filtered_write)
         self._record_rolling_changes()
@@ -264,6 +280,22 @@ class Simulation:
             f"{describe_key(record.namespace, record.name)}, which its filters do not "
             f"select ({record.verb} -> {record.status} during "
             f"{self.trace.step_label(self._step)})"
+        )
+
+    def _note_refused_write(self, record: RequestRecord) -> None:
+        """Note a write of the operator's the server refused as invalid (400, 422) with no
+        fault injected: what it sends is wrong, and sending it again cannot help."""
+        if (record.status not in (400, 422) or record.injected
+                or record.user != OPERATOR_USER or record.method not in _WRITE_METHODS
+                or record.resource == "events" or _NOT_INVALID.search(record.message)):
+            return
+        sub = f"/{record.subresource}" if record.subresource else ""
+        where = (describe_key(record.namespace, record.name) if record.name
+                 else f"{record.namespace or ''} (new)".lstrip())
+        self.trace.refused_writes.append(
+            f"{record.verb} {record.resource}{sub} {where} "
+            f"-> {record.status}: {record.message} (during {self.trace.step_label(self._step)}, "
+            f"t={self.loop.time():.3f}s)"
         )
 
     def _record_rolling_changes(self) -> None:
@@ -396,6 +428,9 @@ class Simulation:
         nothing more happened for ``quiet`` seconds of clock time (watch events of the last
         writes arrive just after them). Delayed retries and resyncs are not waited for."""
         await self.guard(self._settle(quiet))
+        if self.stop_at_refused_write and self.trace.refused_writes:
+            raise WriteRefused(
+                f"the server refused a write as invalid: {self.trace.refused_writes[0]}")
 
     async def _settle(self, quiet: float) -> None:
         while True:

@@ -19,6 +19,7 @@ Two promises hold for every strategy here:
 # this module's strategy for metadata.annotations (a type checker would see the feature).
 import datetime
 import enum
+import functools
 import math
 import string
 import types
@@ -61,19 +62,25 @@ def _grammar_name(
     draw: st.DrawFn, edge: str, inner: str, max_size: int
 ) -> str:
     """``[edge]([inner]*[edge])?`` of at most ``max_size`` characters, shrinking to 'a'."""
-    first = draw(st.sampled_from(edge))
+    edges, rests = _name_strategies(edge, inner, max_size)
+    first = draw(edges)
     if max_size == 1:
         return first
-    # Mostly short names, sometimes the longest allowed: names that only just fit are
-    # where operators break (a child named parent name + suffix no longer fits).
-    full = max_size - 1
-    rest = draw(
-        st.text(alphabet=inner, max_size=full)
-        | st.text(alphabet=inner, min_size=full, max_size=full)
-    )
+    rest = draw(rests)
     if rest and rest[-1] not in edge:
-        rest = rest[:-1] + draw(st.sampled_from(edge))
+        rest = rest[:-1] + draw(edges)
     return first + rest
+
+
+@functools.cache
+def _name_strategies(edge: str, inner: str, max_size: int) -> tuple[Strategy[str], Strategy[str]]:
+    # Built once per grammar and size, not in every draw (that was half a scenario's
+    # generation time). Mostly short names, sometimes the longest allowed: names that
+    # only just fit are where operators break (a child named parent name + suffix no
+    # longer fits).
+    full = max_size - 1
+    return st.sampled_from(edge), (st.text(alphabet=inner, max_size=full)
+                                   | st.text(alphabet=inner, min_size=full, max_size=full))
 
 
 def _check_size(max_size: int, limit: int, what: str) -> None:
@@ -81,6 +88,7 @@ def _check_size(max_size: int, limit: int, what: str) -> None:
         raise InvalidArgument(f"{what}: max_size must be between 1 and {limit}, got {max_size}")
 
 
+@functools.cache
 def dns_labels(*, max_size: int = 63) -> Strategy[str]:
     """RFC 1123 labels, ``[a-z0-9]([-a-z0-9]*[a-z0-9])?``: namespace and most short names."""
     _check_size(max_size, 63, "dns_labels")
@@ -88,20 +96,22 @@ def dns_labels(*, max_size: int = 63) -> Strategy[str]:
     return st.composite(lambda draw: _grammar_name(draw, _LOWER_ALNUM, alphabet, max_size))()
 
 
+@functools.cache
 def dns_1035_labels(*, max_size: int = 63) -> Strategy[str]:
     """RFC 1035 labels, ``[a-z]([-a-z0-9]*[a-z0-9])?``: what Service names must be."""
     _check_size(max_size, 63, "dns_1035_labels")
 
+    firsts = st.sampled_from(string.ascii_lowercase)
+    rests = dns_labels(max_size=max_size - 1) | st.just("") if max_size > 1 else st.just("")
+
     @st.composite
     def build(draw: st.DrawFn) -> str:
-        first = draw(st.sampled_from(string.ascii_lowercase))
-        if max_size == 1:
-            return first
-        return first + draw(dns_labels(max_size=max_size - 1) | st.just(""))
+        return draw(firsts) + draw(rests)
 
     return build()
 
 
+@functools.cache
 def dns_subdomains(*, max_size: int = 253, max_parts: int = 4) -> Strategy[str]:
     """RFC 1123 subdomains: labels joined by dots, at most 253 characters (object names)."""
     _check_size(max_size, 253, "dns_subdomains")
@@ -119,6 +129,7 @@ def dns_subdomains(*, max_size: int = 253, max_parts: int = 4) -> Strategy[str]:
     return build()
 
 
+@functools.cache
 def _qualified_name_parts(*, max_size: int = 63) -> Strategy[str]:
     """The name part of a qualified name: ``[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?``."""
     _check_size(max_size, 63, "qualified names")
@@ -129,6 +140,7 @@ def _unreserved(prefix: str) -> bool:
     return not any(prefix == s or prefix.endswith("." + s) for s in _RESERVED_SUFFIXES)
 
 
+@functools.cache
 def label_keys(*, max_name_size: int = 63, max_prefix_size: int = 253) -> Strategy[str]:
     """Label and annotation keys: an optional DNS-subdomain prefix and ``/``, then a name.
 
@@ -140,11 +152,13 @@ def label_keys(*, max_name_size: int = 63, max_prefix_size: int = 253) -> Strate
     return names | st.builds(lambda p, n: f"{p}/{n}", prefixes, names)
 
 
+@functools.cache
 def label_values(*, max_size: int = 63) -> Strategy[str]:
     """Label values: empty, or a qualified-name part of at most 63 characters."""
     return st.just("") | _qualified_name_parts(max_size=max_size)
 
 
+@functools.cache
 def labels(*, max_size: int = 4) -> Strategy[dict[str, str]]:
     """A ``metadata.labels`` mapping."""
     return st.dictionaries(label_keys(), label_values(), max_size=max_size)
@@ -155,11 +169,13 @@ def text(*, max_size: int = 40) -> Strategy[str]:
     return st.text(_TEXT_CHARS, max_size=max_size)
 
 
+@functools.cache
 def annotations(*, max_size: int = 3) -> Strategy[dict[str, str]]:
     """A ``metadata.annotations`` mapping: qualified-name keys, free-text values."""
     return st.dictionaries(label_keys(), text(), max_size=max_size)
 
 
+@functools.cache
 def object_names(k8s_type: K8sType | None = None, *, max_size: int = 253) -> Strategy[str]:
     """Names the API server accepts for objects of ``k8s_type``.
 
@@ -217,18 +233,18 @@ def objects_of(
             {}, optional={"data": st.dictionaries(_config_map_keys(), text(), max_size=3)}
         )
 
+    metadata = object_metadata(
+        k8s_type.namespaced,
+        names=names if names is not None else object_names(k8s_type),
+        namespaces=namespaces,
+    )
+
     @st.composite
     def build(draw: st.DrawFn) -> JsonObject:
         obj: JsonObject = {
             "apiVersion": k8s_type.api_version,
             "kind": k8s_type.kind,
-            "metadata": draw(
-                object_metadata(
-                    k8s_type.namespaced,
-                    names=names if names is not None else object_names(k8s_type),
-                    namespaces=namespaces,
-                )
-            ),
+            "metadata": draw(metadata),
         }
         if body is not None:
             obj.update(draw(body))
@@ -435,11 +451,15 @@ def _bounded_number(schema: Mapping[str, Any], integer: bool) -> Strategy[Any]:
         lo = -(2**53) if low is None else math.ceil(low) + (1 if excl_low is True else 0)
         hi = 2**53 if high is None else math.floor(high) - (1 if excl_high is True else 0)
         step = schema.get("multipleOf")
-        if isinstance(step, int) and step > 0:  # multiples of step within the bounds
-            return st.integers(
-                min_value=-(-lo // step), max_value=hi // step
-            ).map(lambda n: n * step)
-        return st.integers(min_value=lo, max_value=hi)
+        if not (isinstance(step, int) and step > 0):
+            step = 1
+        first, last = -(-lo // step), hi // step  # multiples of step within the bounds
+        # Half the draws are the domain's edges (its bounds, zero and its neighbours):
+        # that is where operators break (a negative count, a zero divisor), and a wide
+        # range alone may go 50 draws without a negative number.
+        edges = sorted({n for n in (first, last, 0, 1, -1) if first <= n <= last})
+        return st.one_of(st.integers(min_value=first, max_value=last),
+                         st.sampled_from(edges)).map(lambda n: n * step)
     return st.floats(
         min_value=low,
         max_value=high,

@@ -254,9 +254,11 @@ def _stored(server: FakeApiServer, type_: K8sType) -> Iterable[RawObject]:
 class Trace:
     """Everything one scenario run recorded; ``str(trace)`` is the readable, stable text.
 
-    ``hot_loop`` is set when the run was stopped because the operator never went quiet;
-    ``quiet_writes`` are the writes of the extra resync the runner makes after the final
-    settle (None when that check was not run).
+    ``hot_loop`` is set when the run was stopped because the operator never went quiet,
+    ``stopped`` when it was stopped at the first settle after a write the server refused
+    as invalid (``refused_writes`` lists each such write; injected faults are not
+    among them); ``quiet_writes`` are the writes of the extra resync the runner makes
+    after the final settle (None when that check was not run).
     """
 
     scenario: Scenario
@@ -272,6 +274,9 @@ class Trace:
     quiet_writes: list[WriteRecord] | None = None
     quiet_since: int | None = None
     hot_loop: str | None = None
+    stopped: str | None = None
+    #: the operator's writes the server refused as invalid (400, 422), no fault injected
+    refused_writes: list[str] = attrs.field(factory=list)
     duration: float = 0.0
     #: operator writes to parents its filters did not select (``assert_filters_respected``)
     filtered_writes: list[str] = attrs.field(factory=list)
@@ -323,6 +328,8 @@ class Trace:
             out.extend(text if isinstance(text, list) else [text])
         if self.hot_loop:
             out.append(f"stopped: {self.hot_loop}")
+        if self.stopped:
+            out.append(f"stopped: {self.stopped}")
         if self.quiet_writes is not None:
             out.append(f"quiet check (one more full resync): {len(self.quiet_writes)} writes")
             out += [f"  {w.line()}" for w in self.quiet_writes]

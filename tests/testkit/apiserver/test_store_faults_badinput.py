@@ -25,6 +25,19 @@ async def test_error_fault_for_next_n_matching_requests() -> None:
     assert server.faults.active == []
 
 
+async def test_the_request_log_tells_an_injected_answer_from_the_servers_own() -> None:
+    server = new_server()
+    server.faults.add(Fault.error(422, message="planted", verb="create", count=1))
+    await call(server, "POST", CM, cm("a"))  # the fault answers
+    await call(server, "POST", CM, cm("B"))  # the server refuses the name itself
+    await call(server, "POST", CM, cm("b"))  # accepted
+    injected, refused, created = server.requests[-3:]
+    assert (injected.status, injected.injected, injected.message) == (422, True, "planted")
+    assert (refused.status, refused.injected) == (422, False)
+    assert 'ConfigMap "B" is invalid: metadata.name' in refused.message
+    assert (created.status, created.injected, created.message) == (201, False, "")
+
+
 async def test_too_many_requests_carries_retry_after() -> None:
     server = new_server()
     server.faults.add(Fault.too_many_requests(retry_after=7, name="a"))

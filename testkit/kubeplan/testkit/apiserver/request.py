@@ -52,7 +52,10 @@ class ApiResponse:
 
 @attrs.frozen
 class RequestRecord:
-    """What the request log keeps of one request, for tests to assert on."""
+    """What the request log keeps of one request, for tests to assert on.
+
+    ``injected`` is true when an injected fault gave the answer (an error or a 429), not
+    the server; ``message`` is a refusal's Status message (empty for a success)."""
 
     method: str
     path: str
@@ -65,6 +68,8 @@ class RequestRecord:
     namespace: str | None = None
     name: str | None = None
     subresource: str | None = None
+    injected: bool = False
+    message: str = ""
 
 
 class RequestHandler(Protocol):

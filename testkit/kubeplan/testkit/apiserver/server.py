@@ -271,6 +271,8 @@ class FakeApiServer:
     ) -> ApiResponse | Coroutine[Any, Any, ApiResponse]:
         route: Route | None = None
         verb = ""
+        fired: list[Fault] = []
+        injected = False
         try:
             if len(request.body) > self.max_request_bytes:
                 raise status.too_large(
@@ -302,15 +304,17 @@ class FakeApiServer:
             response = self._run(route, request, fired, shared)
         except status.StatusError as exc:
             response = ApiResponse(exc.code, exc.body, exc.headers)
+            injected = _answered_by_fault(fired)
         except Exception as exc:  # keep serving; the store is consistent (single commit)
             response = self._internal_error(request, exc)
-        self._record(request, response, route, verb)
+        self._record(request, response, route, verb, injected)
         return response
 
     async def _serve_late(
         self, request: ApiRequest, route: Route, fired: list[Fault], shared: bool
     ) -> ApiResponse:
         """The rest of ``_serve`` after the injected latencies."""
+        injected = False
         try:
             for fault in fired:
                 if fault.kind == "latency":
@@ -318,9 +322,10 @@ class FakeApiServer:
             response = self._run(route, request, fired, shared)
         except status.StatusError as exc:
             response = ApiResponse(exc.code, exc.body, exc.headers)
+            injected = _answered_by_fault(fired)
         except Exception as exc:  # keep serving; the store is consistent (single commit)
             response = self._internal_error(request, exc)
-        self._record(request, response, route, route.verb)
+        self._record(request, response, route, route.verb, injected)
         return response
 
     def _run(
@@ -340,7 +345,8 @@ class FakeApiServer:
         return ApiResponse(err.code, err.body)
 
     def _record(
-        self, request: ApiRequest, response: ApiResponse, route: Route | None, verb: str
+        self, request: ApiRequest, response: ApiResponse, route: Route | None, verb: str,
+        injected: bool = False,
     ) -> None:
         target = route.target if route else None
         name = target.name if target else None
@@ -359,6 +365,8 @@ class FakeApiServer:
             namespace=(target.namespace or None) if target else None,
             name=name,
             subresource=target.subresource if target else None,
+            injected=injected,
+            message=_refusal_message(response),
         )
         self.requests.append(record)
         for observe in self.request_observers:
@@ -565,3 +573,16 @@ class FakeApiServer:
                 tuple(warnings),
             )
         )
+
+
+def _answered_by_fault(fired: list[Fault]) -> bool:
+    """Whether an error answer came from an injected fault (``_run`` raises those first)."""
+    return any(fault.kind in ("error", "too_many_requests") for fault in fired)
+
+
+def _refusal_message(response: ApiResponse) -> str:
+    """A refusal's Status message, for the request log (empty for a success)."""
+    if response.status < 400 or not response.body:
+        return ""
+    message = response.body.get("message")
+    return message if isinstance(message, str) else ""
