@@ -71,8 +71,29 @@ def parse_bool(value: str | None, default: bool = False) -> bool:
     raise status.bad_request(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
+#: routes kept per registry (by method, path and watch parameter); emptied when full
+_ROUTE_CACHE_SIZE = 4096
+
+
 def parse_route(registry: Registry, method: str, path: str, query: Mapping[str, str]) -> Route:
-    """Resolve a resource path (404 for anything the server does not serve)."""
+    """Resolve a resource path (404 for anything the server does not serve).
+
+    A route depends only on the method, the path, the ``watch`` parameter and the served
+    resources, so the registry keeps the routes it resolved until its served set changes
+    (refusals are not kept: they are raised anew each time).
+    """
+    key = (method, path, query.get("watch"))
+    cache = registry.route_cache()
+    route = cache.get(key)
+    if route is None:
+        route = _parse_route(registry, method, path, query)
+        if len(cache) >= _ROUTE_CACHE_SIZE:
+            cache.clear()
+        cache[key] = route
+    return route
+
+
+def _parse_route(registry: Registry, method: str, path: str, query: Mapping[str, str]) -> Route:
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0] == "api":
         group, version, rest = "", parts[1], parts[2:]

@@ -11,9 +11,15 @@ when the CRD controller establishes a CRD and removed when the CRD is gone.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from kubeplan.testkit.apiserver.dispatch import Route
+
+#: a request's route key: method, path and its ``watch`` query parameter
+RouteKey = tuple[str, str, str | None]
 
 __all__ = ["BUILTIN_RESOURCES", "Registry", "ResourceInfo", "resources_for_crd"]
 
@@ -435,6 +441,9 @@ class Registry:
         self.on_drop: list[Callable[[list[ResourceInfo]], None]] = []
         # (group, kind) -> first served resource, for the generation it was built in
         self._by_group_kind: tuple[int, dict[tuple[str, str], ResourceInfo]] = (-1, {})
+        # parsed routes (``dispatch.parse_route``), for the generation they were parsed in
+        self._routes: dict[RouteKey, Route] = {}
+        self._routes_generation = 0
         for info in builtins:
             self._by_gvr[(info.group, info.version, info.plural)] = info
 
@@ -445,6 +454,14 @@ class Registry:
     def lookup(self, group: str, version: str, plural: str) -> ResourceInfo | None:
         info = self._by_gvr.get((group, version, plural))
         return info if info is not None and info.served else None
+
+    def route_cache(self) -> dict[RouteKey, Route]:
+        """The routes ``dispatch.parse_route`` parsed since the served set last changed
+        (emptied by every change: ``generation`` moving, or resources dropped)."""
+        if self._routes_generation != self.generation:
+            self._routes.clear()
+            self._routes_generation = self.generation
+        return self._routes
 
     def served_kind(self, group: str, kind: str) -> ResourceInfo | None:
         """The first served resource of ``kind`` in ``group`` (``resources()`` order).
@@ -497,6 +514,7 @@ class Registry:
         for info in infos:
             self._by_gvr.pop((info.group, info.version, info.plural), None)
         if infos:
+            self._routes.clear()  # before ``generation`` moves: the listeners may serve
             for listener in self.on_drop:
                 listener(infos)
         return infos
