@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -76,6 +77,9 @@ CONTENT_TYPES: dict[str, str] = {
 
 #: characters left as they are in a request path (RFC 3986 pchar, minus what would split it)
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+#: whether a path is all characters ``quote`` leaves as they are (ASCII letters and digits
+#: and ``_PATH_SAFE``): then it is its own encoding, as every API name is
+_ENCODED_AS_IS = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*").fullmatch
 
 #: observer of every request: (verb, status code or 0 for a transport failure)
 RequestObserver = Callable[[str, int], None]
@@ -469,11 +473,11 @@ class KubeClient:
         headers = {"Accept": JSON, "User-Agent": self.user_agent}
         if data is not None and content_type:
             headers["Content-Type"] = content_type
-        query = list(query)
         # bearer tokens (static, exec plugins, OIDC refresh) come from the configuration;
         # it only ever acts on a configured BearerToken, so without one it is skipped
         if self.api_client is not None:
             if "BearerToken" in self.api_client.configuration.api_key:
+                query = list(query)  # the caller's list is sent again by a retry
                 await self.api_client.update_params_for_auth(headers, query, ["BearerToken"])
         elif self._token_file is not None:
             token = self._token_file.token()
@@ -483,7 +487,7 @@ class KubeClient:
             headers["Authorization"] = f"Bearer {self.static.token}"
         # the URL is built here, already encoded: yarl's parsing and query merging cost
         # more than the rest of a small request (paths hold API names, which are URL-safe)
-        target = quote(path, safe=_PATH_SAFE)
+        target = path if _ENCODED_AS_IS(path) else quote(path, safe=_PATH_SAFE)
         if query:
             target += "?" + urlencode(query)
         try:

@@ -97,7 +97,7 @@ class InProcessTransport:
         path, _, query = target.partition("?")
         request = ApiRequest(
             method=method,
-            path=unquote(path),
+            path=unquote(path) if "%" in path else path,
             query=dict(parse_qsl(query, keep_blank_values=True)) if query else {},
             body=body or b"",
             content_type=headers.get("Content-Type") if body is not None else None,
