@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubeplan.testkit.apiserver.mergekeys import ssa_list_keys
@@ -564,3 +564,47 @@ def test_direct_create_fields_of_a_deployment_share_its_large_lists() -> None:
     # are the creator's, the list itself carries no "."
     assert set(containers(first)) == {'k:{"name":"c0"}', 'k:{"name":"c1"}',
                                       'k:{"name":"c2"}'}
+
+
+@contextlib.contextmanager
+def _general_scalars() -> Iterator[None]:
+    """Scalars merged and compared by the general recursion while it lasts."""
+    from kubeplan.testkit.apiserver.ssa import fieldsets, merge
+
+    assert merge._SCALAR_SHORTCUTS is True and fieldsets._SCALAR_SHORTCUTS is True
+    merge._SCALAR_SHORTCUTS = fieldsets._SCALAR_SHORTCUTS = False
+    try:
+        yield
+    finally:
+        merge._SCALAR_SHORTCUTS = fieldsets._SCALAR_SHORTCUTS = True
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_objects(), _objects(), _objects(), _rules, st.booleans())
+def test_property_scalar_shortcuts_of_merge_and_compare_equal_the_general_path(
+        first: dict[str, Any], second: dict[str, Any], config: dict[str, Any],
+        rules: dict[str, Any], force: bool) -> None:
+    import orjson
+
+    def list_keys(field_path: tuple[str, ...]) -> Any:
+        return rules.get(field_path[-1]) if field_path else None
+
+    def outcome() -> bytes:
+        # an update by one manager, then an apply by another over it
+        live = record_update(None, copy.deepcopy(first), manager="a", now="t1",
+                             list_keys=list_keys, builtin=True, shared=True)
+        live = record_update(live, copy.deepcopy(second), manager="b", now="t2",
+                             list_keys=list_keys)
+        try:
+            applied = apply(copy.deepcopy(live), copy.deepcopy(config), manager="c",
+                            force=force, list_keys=list_keys, now="t3")
+            again = apply(copy.deepcopy(applied), copy.deepcopy(second), manager="c",
+                          force=True, list_keys=list_keys, now="t4")
+        except ApplyConflict as exc:
+            return orjson.dumps([live, exc.message, exc.conflicts])
+        return orjson.dumps([live, applied, again])
+
+    fast = outcome()
+    with _general_scalars():
+        general = outcome()
+    assert fast == general
