@@ -489,7 +489,7 @@ class KubeClient:
         # more than the rest of a small request (paths hold API names, which are URL-safe)
         target = path if _ENCODED_AS_IS(path) else quote(path, safe=_PATH_SAFE)
         if query:
-            target += "?" + urlencode(query)
+            target += "?" + _encoded_query(query)
         try:
             response = await self._http.send(method, target, headers, data, total=total,
                                              stream=stream)
@@ -550,6 +550,27 @@ def _env_proxy(url: str) -> str | None:
                                                 else host):
         return None
     return proxy
+
+
+#: ``urlencode`` of the queries sent lately (a client sends the same few again and again;
+#: encoding one costs more than the rest of building a request); emptied when full
+_ENCODED_QUERIES: dict[tuple[tuple[str, str], ...], str] = {}
+_ENCODED_QUERIES_KEPT = 1024
+
+
+def _encoded_query(query: Query) -> str:
+    """``urlencode(query)``, remembered."""
+    try:
+        key = tuple(query)
+        encoded = _ENCODED_QUERIES.get(key)
+    except TypeError:  # a value that cannot key a dict: encode it every time
+        return urlencode(query)
+    if encoded is None:
+        encoded = urlencode(query)
+        if len(_ENCODED_QUERIES) >= _ENCODED_QUERIES_KEPT:
+            _ENCODED_QUERIES.clear()
+        _ENCODED_QUERIES[key] = encoded
+    return encoded
 
 
 def _query(**params: Any) -> Query:

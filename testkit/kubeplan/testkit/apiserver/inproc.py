@@ -80,6 +80,23 @@ async def _answer(server: RequestHandler, request: ApiRequest) -> ApiResponse:
     return await server.handle(request)
 
 
+#: ``parse_qsl`` of the query strings received lately (the same few come again and again;
+#: parsing one costs more than the rest of building a request); emptied when full
+_PARSED_QUERIES: dict[str, tuple[tuple[str, str], ...]] = {}
+_PARSED_QUERIES_KEPT = 1024
+
+
+def _parsed_query(query: str) -> tuple[tuple[str, str], ...]:
+    """``parse_qsl(query, keep_blank_values=True)``, remembered."""
+    parsed = _PARSED_QUERIES.get(query)
+    if parsed is None:
+        parsed = tuple(parse_qsl(query, keep_blank_values=True))
+        if len(_PARSED_QUERIES) >= _PARSED_QUERIES_KEPT:
+            _PARSED_QUERIES.clear()
+        _PARSED_QUERIES[query] = parsed
+    return parsed
+
+
 class InProcessTransport:
     """``kubeplan.adapters.transport.HttpTransport`` over a ``FakeApiServer`` (or any
     other ``RequestHandler``), as the admin named ``user`` or as ``identity`` (a caller
@@ -98,7 +115,7 @@ class InProcessTransport:
         request = ApiRequest(
             method=method,
             path=unquote(path) if "%" in path else path,
-            query=dict(parse_qsl(query, keep_blank_values=True)) if query else {},
+            query=dict(_parsed_query(query)) if query else {},
             body=body or b"",
             content_type=headers.get("Content-Type") if body is not None else None,
             user=self.user,
