@@ -92,7 +92,7 @@ def _plan(message: str) -> dict[str, tuple[str, int, bool, bool, bool]]:
 def _walk(obj: dict[str, Any], message: str, path: str, unknown: list[str],
           top: bool = False) -> None:
     plan = _plan(message)
-    for key in list(obj):
+    for key, value in list(obj.items()):
         spec = plan.get(key)
         if spec is None:
             if not (top and key in _TYPE_META):
@@ -100,11 +100,13 @@ def _walk(obj: dict[str, Any], message: str, path: str, unknown: list[str],
                 del obj[key]
             continue
         kind, omit, walk, is_map, repeated = spec
-        value = obj[key]
         if omit and (
             value is None
             or (omit == _EMPTY_COLLECTION and isinstance(value, (list, dict)) and not value)
-            or (omit == _EMPTY_SCALAR and _is_zero(value))
+            # _is_zero, inline: most fields of most objects are omitempty scalars
+            or (omit == _EMPTY_SCALAR and (value is False or value == "" or (
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+                and value == 0)))
         ):
             del obj[key]
             continue
