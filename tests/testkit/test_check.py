@@ -25,6 +25,7 @@ from kubeplan.core.request import SyncRequest
 from kubeplan.core.response import SyncResponse
 from kubeplan.core.types import K8sType
 from kubeplan.testkit import check_operator
+from kubeplan.testkit import scenario as sc
 from kubeplan.testkit import strategies as ks
 from kubeplan.testkit.check import replay_reference
 
@@ -251,3 +252,57 @@ def test_schema_integers_are_drawn_at_their_edges(schema: dict[str, object],
     draw()
     # the bounds and the neighbours of zero are where operators break: each is drawn
     assert edges <= set(drawn), sorted(edges - set(drawn))
+
+
+def test_check_operator_runs_each_distinct_scenario_once(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    import kubeplan.testkit.check as check
+
+    asked: list[str] = []
+    ran: list[str] = []
+    remembered, run_and_assert = check._check_remembered, check._run_and_assert
+
+    def asking(op: object, scenario: sc.Scenario, *args: object) -> None:
+        asked.append(repr(scenario))
+        remembered(op, scenario, *args)  # type: ignore[arg-type]
+
+    def running(op: object, scenario: sc.Scenario, **options: object) -> object:
+        ran.append(repr(scenario))
+        return run_and_assert(op, scenario, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check, "_check_remembered", asking)
+    monkeypatch.setattr(check, "_run_and_assert", running)
+    check_operator(operator, settings=settings(max_examples=30, deadline=None,
+                                               database=None, derandomize=True))
+    assert len(ran) == len(set(ran))  # a run is a function of its scenario: never twice
+    assert set(ran) == set(asked) and len(asked) >= len(ran)
+
+
+def test_a_remembered_failure_is_raised_again_without_a_run(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    import kubeplan.testkit.check as check
+
+    def failing(request: SyncRequest) -> SyncResponse:
+        child = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": request.name.upper()}}  # refused: not a DNS name
+        return SyncResponse(children=[child])
+
+    bad = OperatorDefinition(config, failing, spec_class=AppSpec)
+    scenario = sc.Scenario(steps=(sc.CreateParent("p0", {"image": "a:1"}),))
+    runs = []
+    run_and_assert = check._run_and_assert
+    monkeypatch.setattr(check, "_run_and_assert",
+                        lambda *a, **k: runs.append(1) or run_and_assert(*a, **k))
+    outcomes: check.Outcomes = {}
+    failures = []
+    for _ in range(2):
+        with pytest.raises(check.OperatorCheckFailed) as failed:
+            check._check_remembered(bad, scenario, outcomes, None, {
+                "runtime_settings": None, "writes_per_change": None,
+                "allow_handler_errors": False, "skip": (), "extra_types": (),
+                "extra_crds": ()})
+        failures.append(failed.value)
+    assert len(runs) == 1
+    first, again = failures
+    assert first is not again and str(first) == str(again)
+    assert type(first.violation).__name__ == "RefusedWrite"

@@ -46,7 +46,7 @@ from kubeplan.core.errors import KubeplanError, WrongArgumentType
 from kubeplan.core.handler import HandlerInfo
 from kubeplan.core.types import K8sType
 from kubeplan.testkit import strategies as ks
-from kubeplan.testkit.conversions import objects_of_version
+from kubeplan.testkit.conversions import specs_of_version
 from kubeplan.testkit.invariants import InvariantViolation, RefusedWrite, assert_invariants
 from kubeplan.testkit.runner import run_scenario
 from kubeplan.testkit.scenario import Scenario
@@ -316,8 +316,9 @@ def operator_scenarios(
     """Scenarios for one operator: a ``create_parent`` then up to ``max_steps`` steps.
 
     Specs come from ``parents`` (a strategy of parent objects; by default
-    ``strategies.parents_for(definition)``: from the CRD the definition has or derives
-    from its spec class, bounds, patterns and enums included). Steps name parents from
+    ``strategies.specs_for(definition)``, the specs ``parents_for`` draws: from the CRD
+    the definition has or derives from its spec class, bounds, patterns and enums
+    included). Steps name parents from
     ``parent_names`` and children from ``child_names`` (default: the parent names, the
     usual naming convention; give the names your operator uses so that edits, deletes and
     foreign objects hit them). ``faults``: True for the default 5 % of fault steps, False
@@ -347,9 +348,8 @@ def _operator_scenarios(
     given = dict(source_items or {})
     sources = {name: given[name] if name in given else ks.source_items(d.source.id_field)
                for name, d in definition.config.sources.items()}
-    if parents is None:
-        parents = ks.parents_for(definition, on_refused=on_refused)
-    specs = parents.map(lambda obj: obj.get("spec") or {})
+    specs = (ks.specs_for(definition, on_refused=on_refused) if parents is None
+             else parents.map(lambda obj: obj.get("spec") or {}))
     if isinstance(child_names, Sequence) and not isinstance(child_names, str):
         child_names = st.sampled_from(list(child_names))
     fault_rate = 5 if faults is True else 0 if faults is False else int(faults)
@@ -375,7 +375,7 @@ def _other_versions(definition: OperatorDefinition) -> dict[str, st.SearchStrate
         return {}
     watched = definition.config.parent.version
     return {
-        v.name: objects_of_version(definition, v.name).map(lambda obj: obj.get("spec") or {})
+        v.name: specs_of_version(definition, v.name)
         for v in versions.versions if v.served and v.name != watched
     }
 
@@ -435,8 +435,63 @@ def check_scenario(
     ``operator_name`` is how the replay code names the operator (``module.attr`` is
     imported); by default the module and name it is defined under."""
     __tracebackhide__ = True
+    trace, violation = _run_and_assert(
+        operator, scenario, runtime_settings=runtime_settings,
+        writes_per_change=writes_per_change, allow_handler_errors=allow_handler_errors,
+        skip=tuple(skip), extra_types=extra_types, extra_crds=extra_crds,
+    )
+    if violation is not None:
+        raise _failure(operator, scenario, trace, violation, operator_name)
+    return trace
+
+
+def _failure(operator: Any, scenario: Scenario, trace: Trace, violation: InvariantViolation,
+             operator_name: str | None) -> OperatorCheckFailed:
+    if operator_name:
+        operator_import, expression = _named_reference(operator_name)
+    else:
+        operator_import, expression = replay_reference(operator)
+    return OperatorCheckFailed(
+        expression, scenario, trace, violation, operator_import=operator_import
+    )
+
+
+Outcomes = dict[str, tuple[Trace, InvariantViolation] | None]
+"""The scenarios one ``check_operator`` ran, by ``repr``: None for one that passed."""
+
+
+def _check_remembered(operator: Any, scenario: Scenario, outcomes: Outcomes,
+                      operator_name: str | None, run_options: Mapping[str, Any]) -> None:
+    """``check_scenario``, but a scenario checked before is not run again.
+
+    A run is a function of its scenario (virtual time, seeded), and hypothesis asks for
+    equal scenarios often: different choice sequences draw the same one (a third of a
+    shrink's candidates, and of a passing check's 50 examples). The failure is raised
+    from this one place whether remembered or new, so hypothesis sees one bug."""
+    __tracebackhide__ = True
+    key = repr(scenario)
+    if key in outcomes:
+        known = outcomes[key]
+    else:
+        trace, violation = _run_and_assert(operator, scenario, **run_options)
+        known = outcomes[key] = None if violation is None else (trace, violation)
+    if known is not None:
+        raise _failure(operator, scenario, *known, operator_name)
+
+
+def _run_and_assert(
+    operator: Any,
+    scenario: Scenario,
+    *,
+    runtime_settings: RuntimeSettings | None,
+    writes_per_change: int | None,
+    allow_handler_errors: bool,
+    skip: tuple[str, ...],
+    extra_types: Iterable[K8sType],
+    extra_crds: Iterable[Mapping[str, Any]],
+) -> tuple[Trace, InvariantViolation | None]:
+    """The trace of one run and the first invariant it broke (None: it broke none)."""
     definition = as_definition(operator)
-    skip = tuple(skip)
     with _runtime_logs_kept_quiet():
         trace = run_scenario(
             definition,
@@ -457,14 +512,8 @@ def check_scenario(
             skip=skip,
         )
     except InvariantViolation as violation:
-        if operator_name:
-            operator_import, expression = _named_reference(operator_name)
-        else:
-            operator_import, expression = replay_reference(operator)
-        raise OperatorCheckFailed(
-            expression, scenario, trace, violation, operator_import=operator_import
-        ) from None
-    return trace
+        return trace, violation
+    return trace, None
 
 
 def check_operator(
@@ -537,10 +586,13 @@ def check_operator(
             "@given(st.data()), or call it outside @given to let it run hypothesis itself"
         )
 
+    outcomes: Outcomes = {}
+    run_options = {k: v for k, v in options.items() if k != "operator_name"}
+
     @given(strategy)
     def run(scenario: Scenario) -> None:
         __tracebackhide__ = True
-        check_scenario(operator, scenario, **options)
+        _check_remembered(operator, scenario, outcomes, operator_name, run_options)
 
     chosen = settings or DEFAULT_SETTINGS
     # Always one failure, shrunk (not an ExceptionGroup of "distinct" ones), and never the

@@ -16,7 +16,7 @@ fewer (a conversion that is lossy on purpose) or more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from hypothesis import HealthCheck, given
@@ -28,7 +28,7 @@ from kubeplan.core.crd import crd_of
 from kubeplan.core.definition import OperatorDefinition
 from kubeplan.core.errors import InvalidArgument, KubeplanError
 from kubeplan.core.versions import VersionSet
-from kubeplan.testkit.strategies import parents_from_crd
+from kubeplan.testkit.strategies import parents_from_crd, specs_from_crd
 
 DEFAULT_SETTINGS = hypothesis_settings(
     max_examples=100, deadline=None, database=None,
@@ -51,20 +51,34 @@ def default_pairs(versions: VersionSet) -> list[tuple[str, str]]:
 
 def objects_of_version(definition: OperatorDefinition, version: str) -> st.SearchStrategy[Any]:
     """Objects of ``version`` drawn from its CRD schema, readable by its ``spec_class``."""
-    versions = _versions_of(definition)
-    spec_class = versions.version(version).spec_class
+    readable = _readable_in(definition, version)
     drawn = parents_from_crd(crd_of(definition), version_name=version)
-    if spec_class is None:
-        return drawn
+    return drawn if readable is None else drawn.filter(
+        lambda obj: readable(obj.get("spec") or {}))
 
-    def readable(obj: dict[str, Any]) -> bool:
+
+def specs_of_version(definition: OperatorDefinition, version: str) -> st.SearchStrategy[Any]:
+    """The ``spec`` alone of ``objects_of_version``'s objects."""
+    readable = _readable_in(definition, version)
+    drawn = specs_from_crd(crd_of(definition), version_name=version)
+    return drawn if readable is None else drawn.filter(lambda spec: readable(spec or {}))
+
+
+def _readable_in(definition: OperatorDefinition, version: str
+                 ) -> Callable[[dict[str, Any]], bool] | None:
+    """Whether ``version``'s spec class reads a spec (None: the version has no class)."""
+    spec_class = _versions_of(definition).version(version).spec_class
+    if spec_class is None:
+        return None
+
+    def readable(spec: dict[str, Any]) -> bool:
         try:
-            convert.structure(obj.get("spec") or {}, spec_class)
+            convert.structure(spec, spec_class)
         except Exception:  # the converter wraps validator errors in groups
             return False
         return True
 
-    return drawn.filter(readable)
+    return readable
 
 
 def check_round_trips(
@@ -123,4 +137,5 @@ __all__ = [
     "check_round_trips",
     "default_pairs",
     "objects_of_version",
+    "specs_of_version",
 ]
