@@ -180,23 +180,11 @@ class OperatorCheckFailed(KubeplanError, AssertionError):
         return "\n".join(lines)
 
 
-# The executor reports a refused write as "<verb> of <Kind> <ns/name> failed: <code> ...";
-# faults the scenario injects say "injected fault".
-_REFUSED = re.compile(r"failed: (400|422) ")
-
-
 def refused_writes(trace: Trace, *, limit: int = 3) -> list[str]:
-    """The operator's writes the API server refused as invalid (400/422), newest first,
-    each once: when an operator never converges, this is usually why."""
-    found: list[str] = []
-    for plan in reversed(trace.plans):
-        for failure in plan.failures:
-            refused = _REFUSED.search(failure) and "injected fault" not in failure
-            if refused and failure not in found:
-                found.append(failure)
-        if len(found) >= limit:
-            break
-    return found[:limit]
+    """The operator's writes the API server refused as invalid (400/422, no fault
+    injected), newest first, each once: when an operator never converges, this is usually
+    why. Read from the server's own request log (``trace.refused_writes``)."""
+    return trace.distinct_refusals()[::-1][:limit]
 
 
 def _display_path(path: Path) -> str:

@@ -545,10 +545,7 @@ def assert_writes_accepted(trace: Trace) -> None:
     fault was injected (``trace.refused_writes``)."""
     if trace.refused_writes:
         # a retry repeats its refusal: the first of each is listed, with when it happened
-        first: dict[str, str] = {}
-        for line in trace.refused_writes:
-            first.setdefault(line.split(" (during ", 1)[0], line)
-        raise RefusedWrite(list(first.values()), trace=trace)
+        raise RefusedWrite(trace.distinct_refusals(), trace=trace)
 
 
 def assert_quiet(trace: Trace) -> None:

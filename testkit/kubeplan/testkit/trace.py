@@ -292,6 +292,14 @@ class Trace:
             if w.actor == "operator" and w.succeeded and w.resource != "events"
         ]
 
+    def distinct_refusals(self) -> list[str]:
+        """``refused_writes`` with each write once, its first refusal (a retry repeats
+        it), oldest first."""
+        first: dict[str, str] = {}
+        for line in self.refused_writes:
+            first.setdefault(line.split(" (during ", 1)[0], line)
+        return list(first.values())
+
     def plans_for(self, parent_uid: str | None) -> list[PlanRecord]:
         return [p for p in self.plans if p.parent_uid == parent_uid]
 

@@ -158,6 +158,10 @@ def test_skipping_accepted_lets_the_run_go_on_and_another_invariant_fail() -> No
     assert failure.trace.refused_writes  # still noted, only not judged
     # the old report's lead: the refused write as the likely cause of what failed
     assert str(failure).startswith("The API server refused a write the operator makes")
+    # the lead lists the server's own record of the refusal, each write once
+    lead = str(failure).split("\n\n", 1)[0]
+    assert failure.trace.distinct_refusals()[-1] in lead
+    assert len(lead.splitlines()) - 1 == min(3, len(failure.trace.distinct_refusals()))
 
 
 def test_the_newcomers_correct_operator_passes_with_the_defaults() -> None:
