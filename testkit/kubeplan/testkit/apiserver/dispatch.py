@@ -23,7 +23,7 @@ import orjson
 from kubeplan.core.errors import InvalidArgument
 from kubeplan.testkit.apiserver import status
 from kubeplan.testkit.apiserver.pathnames import check_path_names
-from kubeplan.testkit.apiserver.registry import BASE_FIELDS, Registry, ResourceInfo
+from kubeplan.testkit.apiserver.registry import BASE_FIELDS, Registry, ResourceInfo, RouteKey
 from kubeplan.testkit.apiserver.store import Obj, Store
 from kubeplan.testkit.apiserver.watch import WatchSpec
 from kubeplan.testkit.apiserver.writes import Target
@@ -83,7 +83,7 @@ def parse_route(registry: Registry, method: str, path: str, query: Mapping[str, 
     (refusals are not kept: they are raised anew each time).
     """
     key = (method, path, query.get("watch"))
-    cache = registry.route_cache()
+    cache: dict[RouteKey, Route] = registry.route_cache()
     route = cache.get(key)
     if route is None:
         route = _parse_route(registry, method, path, query)

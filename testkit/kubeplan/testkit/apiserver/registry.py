@@ -11,12 +11,9 @@ when the CRD controller establishes a CRD and removed when the CRD is gone.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
-
-if TYPE_CHECKING:
-    from kubeplan.testkit.apiserver.dispatch import Route
 
 #: a request's route key: method, path and its ``watch`` query parameter
 RouteKey = tuple[str, str, str | None]
@@ -442,7 +439,7 @@ class Registry:
         # (group, kind) -> first served resource, for the generation it was built in
         self._by_group_kind: tuple[int, dict[tuple[str, str], ResourceInfo]] = (-1, {})
         # parsed routes (``dispatch.parse_route``), for the generation they were parsed in
-        self._routes: dict[RouteKey, Route] = {}
+        self._routes: dict[RouteKey, Any] = {}  # dispatch.Route values (it imports us)
         self._routes_generation = 0
         for info in builtins:
             self._by_gvr[(info.group, info.version, info.plural)] = info
@@ -455,7 +452,7 @@ class Registry:
         info = self._by_gvr.get((group, version, plural))
         return info if info is not None and info.served else None
 
-    def route_cache(self) -> dict[RouteKey, Route]:
+    def route_cache(self) -> dict[RouteKey, Any]:
         """The routes ``dispatch.parse_route`` parsed since the served set last changed
         (emptied by every change: ``generation`` moving, or resources dropped)."""
         if self._routes_generation != self.generation:
