@@ -403,3 +403,23 @@ def test_scenarios_check_operator_found_keep_every_invariant(name: str) -> None:
     rolling = fleet_operator(max_unavailable=1)
     trace = run_scenario(rolling, Scenario.from_yaml(FOUND[name]))
     assert_invariants(trace, rolling)
+
+
+def test_twenty_members_ready_at_once_roll_in_one_instant_without_a_hot_loop() -> None:
+    """Found by check_operator: members that are ready at once (``ready_unless_failed``)
+    roll in 41 syncs at one virtual instant, which is progress; the hot-loop alarm (then
+    40 syncs a parent, whatever its children) took it for a loop."""
+    from kubeplan.testkit.invariants import assert_invariants
+    from kubeplan.testkit.scenario import Scenario
+
+    rolling = fleet_operator(check=ready_unless_failed, max_unavailable=1)
+    trace = run_scenario(rolling, Scenario.from_yaml("""
+steps:
+- {kind: create_parent, name: p0, spec: {version: A}}
+- {kind: patch_parent, name: p0, patch: {spec: {version: A, replicas: 20}}}
+- {kind: settle}
+- {kind: patch_parent, name: p0, patch: {spec: {version: '0'}}}
+"""))
+    assert trace.hot_loop is None, trace.hot_loop
+    assert_invariants(trace, rolling)
+    assert trace.syncs > 40  # the case the old alarm met

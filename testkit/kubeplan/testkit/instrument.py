@@ -30,8 +30,11 @@ class InstrumentedHandler:
     """Wraps a handler; ``sync``/``finalize`` become async (the runtime awaits them).
 
     ``same_instant_limit``: calls for one parent at one virtual instant before the alarm
-    is set (``alarm_message`` says which parent and how often). ``raise_alarm`` lets the
-    runner raise it for other reasons (e.g. too many plans that write).
+    is set (``alarm_message`` says which parent and how often), plus two for each child
+    the call observes: a rollout replaces children one sync after another (a delete
+    and a create each) without virtual time moving, and that is progress, not a loop.
+    ``raise_alarm`` lets the runner raise it for other reasons (e.g. too many plans that
+    write).
     """
 
     def __init__(
@@ -102,7 +105,7 @@ class InstrumentedHandler:
         at, count = self._instant.get(uid, (now, 0))
         count = count + 1 if at == now else 1
         self._instant[uid] = (now, count)
-        if self.alarm.is_set() or count <= self.same_instant_limit:
+        if self.alarm.is_set() or count <= self.same_instant_limit + 2 * len(request.children):
             return
         where = describe_key(namespace_of(request.parent), name_of(request.parent))
         self.raise_alarm(

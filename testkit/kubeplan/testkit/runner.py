@@ -138,12 +138,13 @@ def run_scenario(
     ``settings`` are the runtime's (default ``SCENARIO_SETTINGS``); ``extra_types`` name
     types the scenario's steps use beyond the operator's own and the built-ins, and
     ``extra_crds`` are installed first for custom child types. The run is declared a hot
-    loop when one parent is synced more than ``same_instant_limit`` times at one virtual
-    instant, or needs more than ``step_limit`` plans that write during one step, or when a
-    step uses up ``budget`` (requests, virtual time, event-loop turns at one instant; see
-    ``kubeplan.testkit.progress``). ``stop_at_refused_write`` ends the run at the first
-    settle after a write the server refused as invalid. Must not be called from a
-    running event loop (use ``arun_scenario`` there).
+    loop when one parent is synced more than ``same_instant_limit`` times (plus two per
+    child it has) at one virtual instant, or needs more than ``step_limit`` plans that
+    write during one step, or when a step uses up ``budget`` (requests, virtual time,
+    event-loop turns at one instant; see ``kubeplan.testkit.progress``).
+    ``stop_at_refused_write`` ends the run at the first settle after a write the server
+    refused as invalid. Must not be called from a running event loop (use
+    ``arun_scenario`` there).
     """
     return run_virtual(
         arun_scenario(
