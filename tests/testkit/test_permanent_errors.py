@@ -153,6 +153,21 @@ def test_check_operator_holds_for_an_operator_with_permanent_errors() -> None:
                    settings=settings(max_examples=30, deadline=None, database=None))
 
 
+def test_a_permanent_error_whose_status_write_failed_is_synced_again() -> None:
+    """Found by check_operator: the error's status write met an injected 500, and the
+    sync that followed to get it written was counted as retrying the permanent error."""
+    scenario = Scenario.from_yaml("""
+steps:
+- {kind: create_parent, name: p0, spec: {size: 6}}
+- {kind: inject_fault, fault: {kind: error, code: 500}}
+- {kind: settle}
+""")
+    trace = run_scenario(ORDERS, scenario)
+    assert any(plan.failures for plan in trace.plans)  # the write did fail
+    assert_invariants(trace, ORDERS, allow_handler_errors=True)
+    assert all(calls.repeated_permanent == 0 for calls in trace.calls.values())
+
+
 def _later(request: SyncRequest) -> SyncResponse:
     """Sizes above 5 must wait for capacity: retried every 30 s."""
     size = int(request.spec.get("size", 1))

@@ -115,6 +115,11 @@ class InstrumentedHandler:
                 "of the observed children)"
         )
 
+    def forget_held_for(self, parent_uid: str | None) -> None:
+        """A plan for this parent failed to write (its error status among them): syncing
+        it again to get the writes done is a retry of the writes, not of the error."""
+        self._held.pop(parent_uid or "", None)
+
     def forget_held(self) -> None:
         """The operator restarted: its memory of permanent errors is gone, so a call on
         unchanged inputs is no longer a repeat."""

@@ -349,6 +349,8 @@ class Simulation:
             plan.parent.uid or "", (len(self.server.requests), self.loop.time())
         )
         self._count_writing_plan(plan)
+        if result.failures:
+            self.handler.forget_held_for(plan.parent.uid)
         self.trace.plans.append(
             PlanRecord(
                 step=self._step,

@@ -295,7 +295,8 @@ def test_check_round_trips_finds_a_lossy_conversion() -> None:
 
     from kubeplan.testkit.conversions import ConversionNotLossless, check_round_trips
 
-    quick = settings(max_examples=50, deadline=None, database=None)
+    # the same 50 draws every run: whether a random 50 find the loss is no test of it
+    quick = settings(max_examples=50, deadline=None, database=None, derandomize=True)
     # a v2 given name keeps at most five characters of the v1 name
     lossy = OperatorDefinition(
         OperatorConfig("lossy", Person), lambda request: None,
