@@ -4,6 +4,7 @@ before the strategy, credits a main-resource write with."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from apiserver_harness import CM, DEPLOY, NS, call, cm, deployment, new_server
@@ -113,6 +114,55 @@ def test_decode_builtin_walks_maps_lists_and_inline_structs() -> None:
     assert decode_builtin(pod, "v1", "Pod") == [
         "spec.volumes[0].configMap.bad", "spec.volumes[0].worse"]
     assert decode_builtin({"x": 1}, "example.com/v1", "Widget") is None
+
+
+def test_a_clean_level_is_passed_over_but_what_it_holds_is_still_decoded() -> None:
+    # every field known and non-empty at the top and in metadata: the fast path, which
+    # must still walk into the fields that have a message of their own
+    pod: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "u", "odd": 1}]},
+        "spec": {"containers": [{"name": "c", "image": "i", "tty": False}]}}
+    assert decode_builtin(pod, "v1", "Pod") == ["metadata.ownerReferences[0].odd"]
+    assert pod["metadata"]["ownerReferences"] == [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "u"}]
+    assert pod["spec"]["containers"] == [{"name": "c", "image": "i"}]
+
+
+def test_what_a_merge_patch_kept_of_the_decoded_base_is_not_walked_again() -> None:
+    base: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+        "spec": {"ports": [{"port": 80}], "selector": {"a": "b"}}}
+    # the patched object shares the base's metadata and ports (as a merge patch's result
+    # does); a marker the decoder would drop shows that shared parts are left unvisited
+    base["metadata"]["planted"] = {"x": 1}
+    patched = {**base, "spec": {**base["spec"], "type": "", "typo": 1}}
+    assert decode_builtin(patched, "v1", "Service", decoded=base) == ["spec.typo"]
+    assert patched["metadata"] is base["metadata"] and "planted" in patched["metadata"]
+    assert patched["spec"] == {"ports": [{"port": 80}], "selector": {"a": "b"}}
+    # an equal copy is no shared part: it is decoded
+    copied = {**base, "metadata": copy.deepcopy(base["metadata"])}
+    assert decode_builtin(copied, "v1", "Service", decoded=base) == ["metadata.planted"]
+
+
+async def test_a_merge_patch_decodes_what_it_changed_and_keeps_the_rest() -> None:
+    server = new_server()
+    body = deployment("d")
+    body["spec"]["selector"]["matchLabels"] = {"app": "d"}
+    assert (await call(server, "POST", DEPLOY, body)).status == 201
+    patched = await call(server, "PATCH", f"{DEPLOY}/d", {"spec": {"template": {"spec": {
+        "containers": [{"name": "c", "image": "i", "stdin": False, "nope": 1}]}}},
+        "metadata": {"labels": {"x": "y"}}}, content_type=MERGE_PATCH)
+    assert patched.status == 200, patched.body
+    assert patched.headers["Warning"] == (
+        '299 - "unknown field \\"spec.template.spec.containers[0].nope\\""')
+    [container] = patched.body["spec"]["template"]["spec"]["containers"]
+    assert "stdin" not in container and "nope" not in container
+    assert patched.body["metadata"]["labels"] == {"x": "y"}
+    stored = (await call(server, "GET", f"{DEPLOY}/d")).body
+    assert stored["spec"]["selector"] == {"matchLabels": {"app": "d"}}
+    assert stored["metadata"]["managedFields"] == patched.body["metadata"]["managedFields"]
 
 
 async def test_a_deployments_annotations_move_its_generation() -> None:

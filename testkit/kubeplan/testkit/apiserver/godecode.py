@@ -89,17 +89,40 @@ def _plan(message: str) -> dict[str, tuple[str, int, bool, bool, bool]]:
     }
 
 
+@functools.cache
+def _keys(message: str, top: bool) -> tuple[frozenset[str], frozenset[str]]:
+    """The JSON names a message's object may carry (TypeMeta's too at the top), and
+    those of them ``_walk`` walks into."""
+    plan = _plan(message)
+    known = frozenset(plan) | (_TYPE_META if top else frozenset())
+    return known, frozenset(name for name, spec in plan.items() if spec[2])
+
+
 def _walk(obj: dict[str, Any], message: str, path: str, unknown: list[str],
-          top: bool = False) -> None:
+          top: bool = False, done: dict[str, Any] | None = None) -> None:
+    known, walked = _keys(message, top)
+    if obj.keys() <= known and all(obj.values()):
+        # nothing here to drop (no unknown field, no empty value): only the fields with
+        # a message of their own can hold something to drop (most objects, most levels)
+        if walked.isdisjoint(obj):
+            return
+        plan = _plan(message)
+        for key, value in obj.items():
+            if key in walked and (done is None or done.get(key, _ABSENT) is not value):
+                _walk_into(value, plan[key], f"{path}.{key}" if path else key, unknown,
+                           done.get(key) if done is not None else None)
+        return
     plan = _plan(message)
     for key, value in list(obj.items()):
+        if done is not None and done.get(key, _ABSENT) is value:
+            continue  # decoded already: the base's own value
         spec = plan.get(key)
         if spec is None:
             if not (top and key in _TYPE_META):
                 unknown.append(f"{path}.{key}" if path else key)
                 del obj[key]
             continue
-        kind, omit, walk, is_map, repeated = spec
+        omit, walk = spec[1], spec[2]
         if omit and (
             value is None
             or (omit == _EMPTY_COLLECTION and isinstance(value, (list, dict)) and not value)
@@ -112,26 +135,55 @@ def _walk(obj: dict[str, Any], message: str, path: str, unknown: list[str],
             continue
         if not walk:
             continue
-        here = f"{path}.{key}" if path else key
-        if is_map and isinstance(value, dict):
-            for map_key, item in value.items():
-                if isinstance(item, dict):
-                    _walk(item, kind, f"{here}.{map_key}", unknown)
-        elif repeated and isinstance(value, list):
-            for index, item in enumerate(value):
-                if isinstance(item, dict):
-                    _walk(item, kind, f"{here}[{index}]", unknown)
-        elif isinstance(value, dict):
-            _walk(value, kind, here, unknown)
+        _walk_into(value, spec, f"{path}.{key}" if path else key, unknown,
+                   done.get(key) if done is not None else None)
 
 
-def decode_builtin(obj: dict[str, Any], api_version: str, kind: str) -> list[str] | None:
+def _walk_into(value: Any, spec: tuple[str, int, bool, bool, bool], here: str,
+               unknown: list[str], base: Any) -> None:
+    """``_walk`` of a field's value that has a message of its own (``spec``: its plan)."""
+    kind, _, _, is_map, repeated = spec
+    if is_map and isinstance(value, dict):
+        for map_key, item in value.items():
+            if isinstance(item, dict):
+                _walk(item, kind, f"{here}.{map_key}", unknown,
+                      done=_same_kind(base, map_key, dict))
+    elif repeated and isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                _walk(item, kind, f"{here}[{index}]", unknown,
+                      done=_same_kind(base, index, list))
+    elif isinstance(value, dict):
+        _walk(value, kind, here, unknown, done=base if isinstance(base, dict) else None)
+
+
+_ABSENT: Any = object()
+
+
+def _same_kind(base: Any, at: str | int, container: type[dict[str, Any]] | type[list[Any]]
+               ) -> dict[str, Any] | None:
+    """The decoded base's map value or list item at ``at``, when it is an object."""
+    item: Any = None
+    if isinstance(base, dict) and container is dict:
+        item = base.get(at)
+    elif isinstance(base, list) and container is list and isinstance(at, int) \
+            and at < len(base):
+        item = base[at]
+    return item if isinstance(item, dict) else None
+
+
+def decode_builtin(obj: dict[str, Any], api_version: str, kind: str, *,
+                   decoded: dict[str, Any] | None = None) -> list[str] | None:
     """Make ``obj`` (in place) what the Go struct of ``api_version``/``kind`` keeps of it;
     the paths of the unknown fields it dropped, in the body's order (None: a kind the
-    table does not know, left as it is)."""
+    table does not know, left as it is).
+
+    ``decoded``: what ``obj`` was made from when that went through decoding already (a
+    merge patch's base, the stored object): values of ``obj`` that are ``decoded``'s own
+    (the same objects, not equal ones) are left unvisited, having nothing to drop."""
     message = message_for(api_version, kind)
     if message is None:
         return None
     unknown: list[str] = []
-    _walk(obj, message, "", unknown, top=True)
+    _walk(obj, message, "", unknown, top=True, done=decoded)
     return unknown

@@ -168,17 +168,19 @@ def _merge(target: Any, patch: Any) -> Any:
     return result
 
 
-def apply_merge_patch(obj: dict[str, Any], patch: Any) -> Any:
+def apply_merge_patch(obj: dict[str, Any], patch: Any, *, owned: bool = False) -> Any:
     """Apply an RFC 7386 merge patch: null deletes, objects merge, the rest replaces.
 
     A non-object patch replaces the whole document (the store rejects the result
-    when it is not an object, like the real server's decoder does).
+    when it is not an object, like the real server's decoder does). ``obj`` is never
+    changed; ``owned``: it is the caller's own copy, so the result may share the parts
+    the patch leaves alone with it instead of copying them.
     """
     if patch is None:
         raise PatchError("Invalid JSON Patch", 400)
     if not isinstance(patch, dict):
         return _prune_nulls(patch)
-    return _merge(copy_obj(obj), patch)
+    return _merge(obj if owned else copy_obj(obj), patch)
 
 
 def create_merge_patch(original: Any, modified: Any) -> Any:

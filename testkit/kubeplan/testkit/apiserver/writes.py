@@ -394,18 +394,24 @@ class Writer:
         obj.update(rest)
 
     def _go_decode(
-        self, obj: Obj, info: ResourceInfo, opts: WriteOptions, *, patched: bool = False
+        self, obj: Obj, info: ResourceInfo, opts: WriteOptions, *, patched: bool = False,
+        base: Obj | None = None,
     ) -> list[str]:
         """A built-in body as its Go struct keeps it (``godecode``): unknown fields
         dropped and, as ``fieldValidation`` says, warned of (the warnings returned) or
         refused (400; a patch's result: 422 on the field "patch"); the empty values of
-        omitempty fields gone."""
+        omitempty fields gone. ``base``: the stored object as the request's version shows
+        it, when ``obj`` shares its unpatched parts with it (a merge patch's result):
+        those are left unvisited, the stored object being decoded already."""
         if info.custom:
             return []
         # the patched object as sent, for a Strict refusal's message (decoding changes it)
         before = orjson.dumps(obj).decode() if patched and opts.field_validation == "Strict" \
             else ""
-        unknown = godecode.decode_builtin(obj, info.api_version, info.kind) or []
+        if info.converted:  # a converted view is no decoder's output
+            base = None
+        unknown = godecode.decode_builtin(obj, info.api_version, info.kind,
+                                          decoded=base) or []
         if not unknown or opts.field_validation == "Ignore":
             return []
         errors = [f'unknown field "{path}"' for path in unknown]
@@ -817,13 +823,15 @@ class Writer:
         *,
         managed_done: bool = False,
         patched: bool = False,
+        base: Obj | None = None,
     ) -> WriteResult:
-        """The shared tail of PUT and PATCH: preconditions, strategy, commit."""
+        """The shared tail of PUT and PATCH: preconditions, strategy, commit. ``base``: a
+        decoded object ``obj`` shares its unpatched parts with (see ``_go_decode``)."""
         info = target.info
         if info.converted:  # compared and merged in the request's version
             current = self.webhooks.convert(info, current, info.api_version)
         name = target.name or ""
-        decoded = self._go_decode(obj, info, opts, patched=patched)
+        decoded = self._go_decode(obj, info, opts, patched=patched, base=base)
         attempt = self._attempt(target, "UPDATE", name, opts)
         mutated = self.admission.mutate(attempt, obj, current)
         if mutated is not obj and mutated is not None:
@@ -1000,12 +1008,14 @@ class Writer:
                 "error decoding patch: invalid character in the patch body"
             ) from None
         current = self._current(target)
-        live = self.present(current, info)
+        live = self.present(current, info)  # a private copy
+        base: Obj | None = None  # what the patched object shares with ``live``
         try:
             if content_type == PATCH_JSON:
                 patched = patching.apply_json_patch(live, patch_doc)
             elif content_type == PATCH_MERGE:
-                patched = patching.apply_merge_patch(live, patch_doc)
+                patched = patching.apply_merge_patch(live, patch_doc, owned=True)
+                base = live
             else:
                 patched = patching.apply_strategic_merge_patch(
                     live, patch_doc, info.group, info.kind
@@ -1034,7 +1044,7 @@ class Writer:
             meta["resourceVersion"] = _meta(current).get("resourceVersion")
         self._check_type_meta(patched, info)
         self._check_namespace(patched, target)
-        return self._update(target, current, patched, opts, patched=True)
+        return self._update(target, current, patched, opts, patched=True, base=base)
 
     def apply(self, target: Target, body: bytes, opts: WriteOptions) -> WriteResult:
         """Server-side apply: create when missing (201), else merge with field ownership."""
