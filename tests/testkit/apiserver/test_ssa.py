@@ -608,3 +608,28 @@ def test_property_scalar_shortcuts_of_merge_and_compare_equal_the_general_path(
     with _general_scalars():
         general = outcome()
     assert fast == general
+
+
+def test_list_rules_of_a_memo_caller_are_asked_once_for_all_its_operations() -> None:
+    from kubeplan.testkit.apiserver.ssa.paths import _Rules
+
+    asked: list[tuple[str, ...]] = []
+
+    def list_keys(path: tuple[str, ...]) -> Any:
+        asked.append(path)
+        return ("name",) if path == ("spec", "items") else None
+
+    first = _Rules(list_keys, memo=True)
+    assert first.at_fields(("spec", "items")).keys == ("name",)
+    second = _Rules(list_keys, memo=True)  # another write of the same resource
+    assert second.at_fields(("spec", "items")).keys == ("name",)
+    assert asked == [("spec", "items")]
+    # a caller that may change its list_keys between operations asks again each time
+    _Rules(list_keys, memo=False).at_fields(("spec", "items"))
+    _Rules(list_keys, memo=False).at_fields(("spec", "items"))
+    assert len(asked) == 3
+
+    def other(path: tuple[str, ...]) -> Any:  # another resource: answers of its own
+        return ("id",) if path == ("spec", "items") else None
+
+    assert _Rules(other, memo=True).at_fields(("spec", "items")).keys == ("id",)

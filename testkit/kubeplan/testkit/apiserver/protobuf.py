@@ -513,6 +513,7 @@ def _decode(body: bytes, depth: int) -> dict[str, Any]:
     return {"apiVersion": api_version, "kind": kind, **decoded}
 
 
+@functools.cache
 def message_for(api_version: str, kind: str) -> str | None:
     """The full proto name of a kind: its group version's package, else meta/v1's
     (``DeleteOptions`` and the other options are registered in every group version)."""

@@ -57,23 +57,30 @@ class ResourceInfo:
     conversion: dict[str, Any] | None = attrs.field(default=None, eq=False, hash=False)
     """For custom resources converted by a webhook: the CRD's ``spec.conversion.webhook``."""
 
-    @property
-    def api_version(self) -> str:
+    # --- derived once (read on every request; not part of equality or repr) ---
+    api_version: str = attrs.field(init=False, eq=False, repr=False)
+    """``group/version`` (``version`` for the core group)."""
+    group_resource: str = attrs.field(init=False, eq=False, repr=False)
+    """``plural.group`` (``plural`` for the core group): the storage key of the type."""
+    converted: bool = attrs.field(init=False, eq=False, repr=False)
+    """Whether objects are converted between versions by more than their apiVersion:
+    through the CRD's webhook, or a built-in's conversion functions."""
+    has_status: bool = attrs.field(init=False, eq=False, repr=False)
+
+    @api_version.default
+    def _api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
-    def group_resource(self) -> str:
-        """``plural.group`` (``plural`` for the core group): the storage key of the type."""
+    @group_resource.default
+    def _group_resource(self) -> str:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
-    @property
-    def converted(self) -> bool:
-        """Whether objects are converted between versions by more than their apiVersion:
-        through the CRD's webhook, or a built-in's conversion functions."""
+    @converted.default
+    def _converted(self) -> bool:
         return self.conversion is not None or (not self.custom and bool(self.storage_version))
 
-    @property
-    def has_status(self) -> bool:
+    @has_status.default
+    def _has_status(self) -> bool:
         return "status" in self.subresources
 
     @property

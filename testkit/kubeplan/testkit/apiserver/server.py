@@ -353,20 +353,22 @@ class FakeApiServer:
         if name is None and request.method == "POST" and response.status == 201 and response.body:
             # a create names its object in the body; the audit log records that name too
             name = (response.body.get("metadata") or {}).get("name")
+        # positional: attrs' frozen __init__ takes keywords at twice the cost, on every
+        # request (the order is RequestRecord's); the request's query is its own copy
         record = RequestRecord(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            status=response.status,
-            verb=verb,
-            time=self.clock.now(),
-            user=request.user,
-            resource=target.info.plural if target else "",
-            namespace=(target.namespace or None) if target else None,
-            name=name,
-            subresource=target.subresource if target else None,
-            injected=injected,
-            message=_refusal_message(response),
+            request.method,
+            request.path,
+            request.query,
+            response.status,
+            verb,
+            self.clock.now(),
+            request.user,
+            target.info.plural if target else "",
+            (target.namespace or None) if target else None,
+            name,
+            target.subresource if target else None,
+            injected,
+            _refusal_message(response),
         )
         self.requests.append(record)
         for observe in self.request_observers:

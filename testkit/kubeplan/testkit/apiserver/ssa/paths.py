@@ -72,12 +72,33 @@ def _convert_rule(got: Any) -> _Rule:
     return _Rule("map", keys) if keys else _Rule("set")
 
 
+#: the rule caches of ``memo`` callers' list_keys (each one pure function per resource),
+#: shared by all their operations: id(list_keys) -> (list_keys, its rules by field path)
+_SHARED_RULES: dict[int, tuple[ListKeys, dict[tuple[str, ...], _Rule]]] = {}
+_SHARED_RULES_KEPT = 256  # functions (CRDs come and go in long tests)
+_SHARED_RULE_PATHS = 4096  # paths of one function (objects without a schema vary)
+
+
+def _rule_cache(list_keys: ListKeys, memo: bool) -> dict[tuple[str, ...], _Rule]:
+    if not memo:
+        return {}
+    known = _SHARED_RULES.get(id(list_keys))
+    if known is None or known[0] is not list_keys:
+        if len(_SHARED_RULES) >= _SHARED_RULES_KEPT:
+            _SHARED_RULES.clear()
+        known = _SHARED_RULES[id(list_keys)] = (list_keys, {})
+    elif len(known[1]) >= _SHARED_RULE_PATHS:
+        known[1].clear()
+    return known[1]
+
+
 class _Rules:
     """``list_keys`` answers for one operation, asked once per field path.
 
     Merging, field sets and comparison each look up every list they meet; a write of
     a Deployment meets the same dozen lists over and over. ``list_keys`` is a pure
-    function of the path for the duration of one operation, so caching is exact.
+    function of the path for the duration of one operation, so caching is exact; for a
+    ``memo`` caller it is one for good, and its answers are kept across operations.
     """
 
     __slots__ = ("_atomic_names", "_cache", "_elements", "_list_keys", "memo")
@@ -93,7 +114,7 @@ class _Rules:
         #: ``_memo_key``): only for a caller whose list_keys is one pure function per
         #: resource and whose objects are plain decoded JSON (the server's writer)
         self.memo = memo
-        self._cache: dict[tuple[str, ...], _Rule] = {}
+        self._cache = _rule_cache(list_keys, memo)
         # (id(list), id(rule)) -> (the list, its items' elements). One list is keyed by field
         # sets, merging and comparison in turn; the entry holds the list, so its id
         # cannot be reused by another during the operation.
