@@ -493,3 +493,31 @@ async def test_an_event_delete_adds_no_gc_finalizer() -> None:
     deleted = await call(server, "DELETE", f"{events}/e", {"propagationPolicy": "Orphan"})
     assert deleted.status == 200 and deleted.body["kind"] == "Status"
     assert (await call(server, "GET", f"{events}/e")).status == 404
+
+
+def test_the_controllers_take_only_changes_they_may_act_on() -> None:
+    from kubeplan.testkit.apiserver.controllers import _may_concern_a_controller
+    from kubeplan.testkit.apiserver.store import LogEntry
+
+    def entry(kind: str, obj: dict[str, Any], prev: dict[str, Any] | None = None,
+              resource: str = "configmaps") -> LogEntry:
+        return LogEntry(1, kind, resource, "default", obj["metadata"]["name"], obj, prev)
+
+    plain = cm("plain")
+    owned = cm("owned", ownerReferences=[{"apiVersion": "v1", "kind": "X", "name": "x",
+                                           "uid": "u"}])
+    deleting = cm("going", finalizers=["x/hold"])
+    deleting["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:00Z"
+    # nothing to do: a plain object of a resource no controller watches, added or changed
+    assert not _may_concern_a_controller(entry("ADDED", plain))
+    assert not _may_concern_a_controller(entry("MODIFIED", plain, plain))
+    # the garbage collector's: owners now or before, a deletion under way, any deletion
+    assert _may_concern_a_controller(entry("ADDED", owned))
+    assert _may_concern_a_controller(entry("MODIFIED", plain, owned))
+    assert _may_concern_a_controller(entry("MODIFIED", deleting, plain))
+    assert _may_concern_a_controller(entry("DELETED", plain, plain))
+    # the resources the controllers watch, and the root CA the namespace defaults keep
+    assert _may_concern_a_controller(entry("ADDED", {"metadata": {"name": "p"}},
+                                           resource="pods"))
+    assert _may_concern_a_controller(entry("MODIFIED", cm("kube-root-ca.crt"), plain))
+

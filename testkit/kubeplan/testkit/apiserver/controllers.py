@@ -36,7 +36,12 @@ from kubeplan.testkit.apiserver.codec import copy_obj
 from kubeplan.testkit.apiserver.kubelet import Kubelet
 from kubeplan.testkit.apiserver.registry import Registry, ResourceInfo
 from kubeplan.testkit.apiserver.store import LogEntry, Obj, ObjectKey, Store
-from kubeplan.testkit.apiserver.workloads import WorkloadControllers
+from kubeplan.testkit.apiserver.workloads import (
+    DEPLOYMENTS,
+    RS,
+    STATEFULSETS,
+    WorkloadControllers,
+)
 from kubeplan.testkit.apiserver.writes import (
     CRD_CLEANUP,
     FOREGROUND,
@@ -189,6 +194,25 @@ def _remaining_conditions(remaining: list[tuple[str, Obj]]) -> dict[str, tuple[s
     return out
 
 
+#: resources some emulated controller acts on whatever happens to them
+_ACTED_ON = frozenset({"namespaces", CRD_GR, "pods", RS, DEPLOYMENTS, STATEFULSETS})
+
+
+def _may_concern_a_controller(entry: LogEntry) -> bool:
+    """False only for a change none of the controllers acts on: an object of another
+    resource added or changed, without owners (now or before) and not being deleted,
+    and not the root-CA ConfigMap the namespace defaults keep. (Deletions always count:
+    the garbage collector, the namespace and CRD cleanup follow them.)"""
+    if entry.type == "DELETED" or entry.group_resource in _ACTED_ON:
+        return True
+    meta = entry.obj.get("metadata") or {}
+    if meta.get("ownerReferences") or meta.get("deletionTimestamp"):
+        return True
+    if entry.prev is not None and (entry.prev.get("metadata") or {}).get("ownerReferences"):
+        return True
+    return entry.group_resource == "configmaps" and entry.name == ROOT_CA_NAME
+
+
 class ControllerManager:
     """Runs the enabled controllers on every committed change, in commit order.
 
@@ -267,6 +291,8 @@ class ControllerManager:
                 await task
 
     def _on_entry(self, entry: LogEntry) -> None:
+        if not _may_concern_a_controller(entry):
+            return  # not worth a turn of the controllers' loop (most writes of tests)
         self._queue.append(entry)
         self._wake.set()
 
