@@ -6,12 +6,13 @@ server-owned metadata paths are never part of a set.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 import orjson
 
+from kubeplan.core.errors import UsageError
 from kubeplan.testkit.apiserver.ssa.memo import _memo_key, _memo_walk
 from kubeplan.testkit.apiserver.ssa.paths import _CONTAINER, FieldSet, Path, _keyed, _Rule, _Rules
 
@@ -48,6 +49,14 @@ def _strip_own(fields: set[Path]) -> FieldSet:
     an object (changes ``fields``)."""
     fields -= _STRIPPED
     return frozenset(fields)
+
+
+def _raise_spent(*args: Any) -> None:
+    raise UsageError("a field-set walker was called after its walk")
+
+
+#: what a walker's name holds once its walk is over (see ``_to_field_set``)
+_spent: Callable[..., None] = _raise_spent
 
 
 def _to_field_set(value: Any, rules: _Rules) -> FieldSet:
@@ -89,8 +98,13 @@ def _to_field_set(value: Any, rules: _Rules) -> FieldSet:
         _memo_walk(_memo_key("fields", v, path, rules) if v else None, path, into, walk)
 
     out: set[Path] = set()
-    if isinstance(value, dict):
-        visit_map(value, (), out)
+    try:
+        if isinstance(value, dict):
+            visit_map(value, (), out)
+    finally:
+        # the walkers reach each other (and themselves) through their cells: a cycle
+        # only the garbage collector would free, rules and all, after every write
+        visit_map = visit_list = _spent
     return _strip_own(out)
 
 
@@ -233,7 +247,10 @@ def _compare(old: Any, new: Any, rules: _Rules) -> _Comparison:
             if element not in litems:
                 one_side(ritem, (*path, element), added)
 
-    compare(old, new, ())
+    try:
+        compare(old, new, ())
+    finally:
+        compare = one_side = _spent  # break their cycle through the cells (_to_field_set)
     return _Comparison(_strip_own(added), _strip_own(modified), _strip_own(removed))
 
 
