@@ -699,8 +699,10 @@ class Writer:
         self._check_type_meta(obj, info)
         decoded = self._go_decode(obj, info, opts)
         self._check_namespace(obj, target)
-        attempt = self._attempt(target, "CREATE", _meta(obj).get("name") or "", opts)
-        mutated = self.admission.mutate(attempt, obj, None)
+        # admission: nothing to ask (no Attempt to make) while no webhook is configured
+        attempt = self._attempt(target, "CREATE", _meta(obj).get("name") or "", opts) \
+            if self.admission.has_webhooks else None
+        mutated = obj if attempt is None else self.admission.mutate(attempt, obj, None)
         if mutated is not obj and mutated is not None:
             obj = check_shape(mutated, info)
             self._check_type_meta(obj, info)
@@ -750,10 +752,11 @@ class Writer:
         defaults.prepare_create(obj, info, self.store, self.rng)  # nobody owns these
         meta = _meta(obj)  # pruning and managedFields rebuilt the object
         size = self._check_size(obj)
-        if attempt.name != name:  # a generated name (the evolved attempt shares warnings)
-            attempt = attrs.evolve(attempt, name=name)
-        self.admission.validate(attempt, obj, None)
-        warnings = [*warnings, *attempt.warnings]
+        if attempt is not None:
+            if attempt.name != name:  # a generated name (the evolved one shares warnings)
+                attempt = attrs.evolve(attempt, name=name)
+            self.admission.validate(attempt, obj, None)
+            warnings = [*warnings, *attempt.warnings]
         gr = target.group_resource
         for _attempt in range(8):
             existing = self.store.get(gr, meta.get("namespace") or "", name)
@@ -832,8 +835,9 @@ class Writer:
             current = self.webhooks.convert(info, current, info.api_version)
         name = target.name or ""
         decoded = self._go_decode(obj, info, opts, patched=patched, base=base)
-        attempt = self._attempt(target, "UPDATE", name, opts)
-        mutated = self.admission.mutate(attempt, obj, current)
+        attempt = self._attempt(target, "UPDATE", name, opts) \
+            if self.admission.has_webhooks else None
+        mutated = obj if attempt is None else self.admission.mutate(attempt, obj, current)
         if mutated is not obj and mutated is not None:
             obj = check_shape(mutated, info)
         cur_meta = _meta(current)
@@ -960,8 +964,9 @@ class Writer:
         if sub is None:
             self._invalid(info, name, builtin_validation.validate_allocated(new, info, current))
         size = self._check_size(new)
-        self.admission.validate(attempt, new, current)
-        warnings = [*warnings, *attempt.warnings]
+        if attempt is not None:
+            self.admission.validate(attempt, new, current)
+            warnings = [*warnings, *attempt.warnings]
         if _deletes_on_update(current, new, info):
             # The last finalizer is gone: the update becomes the deletion.
             if not opts.dry_run:
