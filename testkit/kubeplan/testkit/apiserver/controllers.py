@@ -214,7 +214,8 @@ def _may_concern_a_controller(entry: LogEntry) -> bool:
 
 
 class ControllerManager:
-    """Runs the enabled controllers on every committed change, in commit order.
+    """Runs the enabled controllers on every committed change that may concern them
+    (``_may_concern_a_controller``), in commit order.
 
     They see the server's parts they act through, not the server: the ``store`` they
     follow and read, the ``registry`` of served types, the ``writer`` their writes go

@@ -28,8 +28,8 @@ from typing import Any
 
 from kubeplan.testkit.apiserver.ssa.fieldsets import _SERVER_METADATA
 from kubeplan.testkit.apiserver.ssa.managedfields import _entry_dict, _with_managed
-from kubeplan.testkit.apiserver.ssa.memo import _list_memo_key, _Lru
-from kubeplan.testkit.apiserver.ssa.paths import _CONTAINER, ListKeys, _keyed, _Rule, _Rules
+from kubeplan.testkit.apiserver.ssa.memo import _list_memo_key
+from kubeplan.testkit.apiserver.ssa.paths import _CONTAINER, ListKeys, _keyed, _Lru, _Rule, _Rules
 
 _CREATE_NODES: _Lru = _Lru(256)
 #: the rendering of a leaf member, shared by every stored object (never changed, like

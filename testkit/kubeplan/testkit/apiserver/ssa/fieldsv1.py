@@ -9,8 +9,7 @@ from typing import Any
 
 import orjson
 
-from kubeplan.testkit.apiserver.ssa.memo import _Lru
-from kubeplan.testkit.apiserver.ssa.paths import FieldSet, Path
+from kubeplan.testkit.apiserver.ssa.paths import FieldSet, Path, _Lru
 
 _ELEMENT_ORDER = {"f:": 0, "k:": 1, "v:": 2, "i:": 3}
 

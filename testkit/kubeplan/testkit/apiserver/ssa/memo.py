@@ -3,33 +3,12 @@ below large lists."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from kubeplan.testkit.apiserver.ssa.paths import Path, _field_path, _Rules
-
-
-class _Lru(OrderedDict):  # type: ignore[type-arg]
-    """A small least-recently-used map (every memo table of this package)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def lookup(self, key: Any) -> Any:
-        found = self.get(key)
-        if found is not None:
-            self.move_to_end(key)
-        return found
-
-    def store(self, key: Any, value: Any) -> None:
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
-
+from kubeplan.testkit.apiserver.ssa.paths import Path, _field_path, _Lru, _Rules
 
 # Objects written from one template share large lists exactly (a Deployment's
 # containers, with their env, ports and probes), and walking them is most of the cost of

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeGuard
 
@@ -72,24 +73,42 @@ def _convert_rule(got: Any) -> _Rule:
     return _Rule("map", keys) if keys else _Rule("set")
 
 
+class _Lru(OrderedDict):  # type: ignore[type-arg]
+    """A small least-recently-used map (every memo table of this package)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def lookup(self, key: Any) -> Any:
+        found = self.get(key)
+        if found is not None:
+            self.move_to_end(key)
+        return found
+
+    def store(self, key: Any, value: Any) -> None:
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
 #: the rule caches of ``memo`` callers' list_keys (each one pure function per resource),
 #: shared by all their operations: id(list_keys) -> (list_keys, its rules by field path)
-_SHARED_RULES: dict[int, tuple[ListKeys, dict[tuple[str, ...], _Rule]]] = {}
-_SHARED_RULES_KEPT = 256  # functions (CRDs come and go in long tests)
+_SHARED_RULES: _Lru = _Lru(256)  # functions (CRDs come and go in long tests)
 _SHARED_RULE_PATHS = 4096  # paths of one function (objects without a schema vary)
 
 
 def _rule_cache(list_keys: ListKeys, memo: bool) -> dict[tuple[str, ...], _Rule]:
     if not memo:
         return {}
-    known = _SHARED_RULES.get(id(list_keys))
+    known = _SHARED_RULES.lookup(id(list_keys))
     if known is None or known[0] is not list_keys:
-        if len(_SHARED_RULES) >= _SHARED_RULES_KEPT:
-            _SHARED_RULES.clear()
-        known = _SHARED_RULES[id(list_keys)] = (list_keys, {})
+        known = (list_keys, {})
+        _SHARED_RULES.store(id(list_keys), known)
     elif len(known[1]) >= _SHARED_RULE_PATHS:
         known[1].clear()
-    return known[1]
+    cache: dict[tuple[str, ...], _Rule] = known[1]
+    return cache
 
 
 class _Rules:
