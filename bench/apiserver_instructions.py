@@ -5,8 +5,10 @@ wander by 10-30% from one run to the next (the host's load, the garbage collecto
 timing): too much to tell whether a change cost 5%. This counts the CPU instructions
 instead, with valgrind's cachegrind, which gives the same figure every run. The
 workload is the benchmark's in-process rows (``server.client()``, ten concurrent
-workers on ConfigMaps); each figure is the difference between two runs of ``--ops`` and
-``3 * --ops`` operations divided by ``2 * --ops``, so start-up and imports cancel out.
+workers on ConfigMaps; its own operations, imported) and its watch row (an event
+written in process, delivered to an HTTP watch, read by aiohttp). Each figure is the
+difference between two runs of ``--ops`` and ``3 * --ops`` operations divided by
+``2 * --ops``, so start-up and imports cancel out.
 The garbage collector is off: its share depends on when it happens to run, not on the
 code measured (``apiserver_bench.py`` keeps it).
 
@@ -30,19 +32,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-OPS = ("GET", "create", "merge patch", "server-side apply")
+BENCH = Path(__file__).resolve().parent
+OPS = ("GET", "create", "merge patch", "server-side apply", "watch")
 
-#: one run of the workload, as a script (it must run against either tree unchanged)
+#: one run of the workload: ``apiserver_bench.py``'s own in-process operations and watch,
+#: imported from this folder, so it runs against either tree's kubeplan unchanged
 WORKLOAD = '''
 import asyncio, gc, itertools, sys
 gc.disable()
-from kubeplan.core.types import K8sType
+sys.path.insert(0, sys.argv[3])
+import aiohttp
+from apiserver_bench import CONFIGMAP, NS, configmap, inproc_ops, watch_time
 from kubeplan.testkit.apiserver import FakeApiServer
-CONFIGMAP = K8sType("v1", "ConfigMap", "configmaps")
-NS = "default"
-def configmap(name, value="v"):
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": NS}, "data": {"k": value}}
+from kubeplan.testkit.apiserver.http import FakeApiHttpServer
+
 async def main(op, count):
     async with FakeApiServer() as server:
         client = server.client()
@@ -50,19 +53,23 @@ async def main(op, count):
             await client.create(CONFIGMAP, configmap(name), namespace=NS)
         for i in range(1000):  # a store that is not empty
             await client.create(CONFIGMAP, configmap(f"seed-{i}"), namespace=NS)
-        ops = {
-            "GET": lambda i: client.get(CONFIGMAP, "bench-get", namespace=NS),
-            "create": lambda i: client.create(CONFIGMAP, configmap(f"c-{i}"), namespace=NS),
-            "merge patch": lambda i: client.patch(
-                CONFIGMAP, "bench-patch", {"data": {"k": str(i)}}, namespace=NS),
-            "server-side apply": lambda i: client.apply(
-                CONFIGMAP, configmap("bench-apply", str(i)), field_manager="bench"),
-        }
-        counter = itertools.count()
-        async def worker():
-            while (i := next(counter)) < count:
-                await ops[op](i)
-        await asyncio.gather(*(worker() for _ in range(10)))
+        if op == "watch":  # events written in process, read by an HTTP watch
+            http = FakeApiHttpServer(server)
+            url = await http.start()
+            async def write(i):
+                obj = configmap(f"watch-{i}")
+                obj["metadata"]["labels"] = {"watch": "bench"}
+                await client.create(CONFIGMAP, obj, namespace=NS)
+            async with aiohttp.ClientSession(base_url=url) as session:
+                await watch_time(session, write, count)
+            await http.stop()
+        else:
+            run = inproc_ops(client, "ir")[op]
+            counter = itertools.count()
+            async def worker():
+                while (i := next(counter)) < count:
+                    await run(i)
+            await asyncio.gather(*(worker() for _ in range(10)))
         await client.close()
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 '''
@@ -76,7 +83,7 @@ def instructions(script: Path, op: str, count: int, pythonpath: str | None) -> i
         env["PYTHONPATH"] = pythonpath
     done = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, str(script), op, str(count)],
+         sys.executable, str(script), op, str(count), str(BENCH)],
         env=env, capture_output=True, text=True, check=False)
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode != 0 or found is None:
@@ -102,8 +109,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kubeplan-ir-") as folder:
         script = Path(folder) / "workload.py"
         script.write_text(WORKLOAD)
-        print(f"instructions per in-process request (10 workers, ConfigMaps, gc off; "
-              f"{args.ops} and {3 * args.ops} operations)")
+        print(f"instructions per in-process request or watch event (10 workers, ConfigMaps, "
+              f"gc off; {args.ops} and {3 * args.ops} operations)")
         header = f"  {'operation':<20}{'this tree':>14}"
         if args.baseline:
             header += f"{'baseline':>14}{'this/baseline':>15}"
