@@ -17,6 +17,13 @@ Where the server runs (``--server``):
 
 ``--profile`` runs the HTTP GET and merge-patch loops under cProfile and prints the
 top functions by cumulative time, to see whether the store or the HTTP layer costs.
+
+Every figure starts with a full garbage collection. Without it, a figure paid for the
+garbage earlier figures left pending: CPython collects everything once the objects that
+survived since the last full collection reach a quarter of the heap, so whether a 0.2-0.5 s
+collection of the whole store fell into the watch's single second depended on the rows
+before it (one tree's watch figure split between 6,300 and 11,800 events/s from run to
+run). The full collections a figure still meets are its own objects' and are printed.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import itertools
 import os
@@ -55,8 +63,39 @@ def configmap(name: str, value: str = "v") -> dict[str, Any]:
             "metadata": {"name": name, "namespace": NS}, "data": {"k": value}}
 
 
+class FullCollections:
+    """The full (generation 2) garbage collections while installed, and their time; a
+    full collection first, so that the count starts clean (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self) -> FullCollections:
+        gc.collect()
+        gc.callbacks.append(self._observe)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._observe)
+
+    def __str__(self) -> str:
+        return f"{self.count} full collection(s), {self.seconds:.2f}s"
+
+
 async def rate(op: Op, concurrency: int, seconds: float) -> float:
     """Requests per second of ``op`` run by ``concurrency`` workers for ``seconds``."""
+    gc.collect()  # start clean: see the module's docstring
     counter = itertools.count()
     done = 0
     deadline = time.perf_counter() + seconds
@@ -225,9 +264,11 @@ async def main(args: argparse.Namespace) -> None:
                         obj["metadata"]["labels"] = {"watch": "bench"}
                         await client.create(CONFIGMAP, obj, namespace=NS)
 
-                    elapsed = await watch_time(session, write, args.events)
+                    with FullCollections() as collections:
+                        elapsed = await watch_time(session, write, args.events)
                     print(f"watch over HTTP: {args.events} events (written in-process) in "
-                          f"{elapsed:.2f}s = {args.events / elapsed:.0f} events/s")
+                          f"{elapsed:.2f}s = {args.events / elapsed:.0f} events/s "
+                          f"({collections} during it)")
 
                 if args.profile and http is not None:
                     for name in ("GET", "merge patch"):
