@@ -566,6 +566,64 @@ def test_direct_create_fields_of_a_deployment_share_its_large_lists() -> None:
                                       'k:{"name":"c2"}'}
 
 
+def test_creates_of_one_shape_share_their_field_sets_and_no_more() -> None:
+    # the values differ, the keys do not: one fieldsV1 for both, down to f:data
+    def created(data: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+        obj = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "c", "labels": labels}, "data": data}
+        out = record_update(None, obj, manager="m", now="t", shared=True)
+        fields: dict[str, Any] = out["metadata"]["managedFields"][0]["fieldsV1"]
+        return fields
+
+    first = created({"a": "1", "b": "2"}, {"app": "x"})
+    second = created({"a": "3", "b": "4"}, {"app": "y"})
+    assert first is second
+    assert first == {"f:data": {".": {}, "f:a": {}, "f:b": {}},
+                     "f:metadata": {"f:labels": {".": {}, "f:app": {}}}}
+    # another key is another node; the labels' node alone stays shared
+    third = created({"a": "1", "c": "2"}, {"app": "x"})
+    assert third["f:data"] == {".": {}, "f:a": {}, "f:c": {}}
+    assert third["f:data"] is not first["f:data"]
+    assert third["f:metadata"] is first["f:metadata"]
+    # a caller that does not keep the result unchanged gets a node of its own
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+           "data": {"a": "1", "b": "2"}}
+    own = record_update(None, obj, manager="m", now="t")
+    assert own["metadata"]["managedFields"][0]["fieldsV1"]["f:data"] is not first["f:data"]
+
+
+async def test_a_write_to_one_object_leaves_the_shared_field_sets_of_others() -> None:
+    from kubeplan.core.types import K8sType
+    from kubeplan.testkit.apiserver import FakeApiServer
+
+    cm = K8sType("v1", "ConfigMap", "configmaps")
+
+    def body(name: str, data: dict[str, str]) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "default"}, "data": data}
+
+    async with FakeApiServer() as server:
+        client = server.client()
+        for name in ("one", "two"):
+            await client.create(cm, body(name, {"a": "1"}), namespace="default")
+        before = (await client.get(cm, "two", "default"))["metadata"]["managedFields"]
+        # an update that takes a field from the creator, a patch that adds one, an apply
+        await client.replace(cm, {**(await client.get(cm, "one", "default")),
+                                  "data": {"b": "2"}})
+        await client.patch(cm, "one", {"data": {"c": "3"}}, namespace="default",
+                           field_manager="patcher")
+        await client.apply(cm, body("one", {"d": "4"}), field_manager="applier")
+        one = await client.get(cm, "one", "default")
+        assert one["data"] == {"b": "2", "c": "3", "d": "4"}
+        managers = {e["manager"]: e["fieldsV1"] for e in one["metadata"]["managedFields"]}
+        assert managers["applier"] == {"f:data": {"f:d": {}}}
+        assert managers["patcher"] == {"f:data": {"f:c": {}}}
+        after = (await client.get(cm, "two", "default"))["metadata"]["managedFields"]
+        assert after == before
+        assert before[0]["fieldsV1"] == {"f:data": {".": {}, "f:a": {}}}
+        await client.close()
+
+
 @contextlib.contextmanager
 def _general_scalars() -> Iterator[None]:
     """Scalars merged and compared by the general recursion while it lasts."""

@@ -17,8 +17,9 @@ API server's work while an operator creates children. The rules, restated from t
 
 ``test_ssa`` checks it against the general path for arbitrary objects and list rules.
 Large lists (a Deployment's containers) are memoised by their JSON like the general
-path's walks; memoised nodes are shared, so this is only used when the caller keeps the
-result unchanged (``shared``).
+path's walks, and map nodes rendered alike are one node (``_shared_map``); shared nodes
+are never changed, so this is only used when the caller keeps the result unchanged
+(``shared``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from kubeplan.testkit.apiserver.ssa.memo import _list_memo_key
 from kubeplan.testkit.apiserver.ssa.paths import _CONTAINER, ListKeys, _keyed, _Lru, _Rule, _Rules
 
 _CREATE_NODES: _Lru = _Lru(256)
+#: map nodes by their keys and their children's identities (see ``_shared_map``)
+_MAP_NODES: dict[tuple[object, ...], dict[str, Any]] = {}
+_MAP_NODES_KEPT = 4096
 #: the rendering of a leaf member, shared by every stored object (never changed, like
 #: every shared rendering: a fresh empty dict per leaf would grow every stored object)
 _LEAF: dict[str, Any] = {}
@@ -59,7 +63,27 @@ def _create_fields_v1(new: Mapping[str, Any], rules: _Rules,
             if not node:
                 continue
         root[f"f:{key}"] = node
-    return root
+    return _shared_map(root)
+
+
+def _shared_map(node: dict[str, Any]) -> dict[str, Any]:
+    """The node rendered alike before, if one is remembered, else ``node`` (remembered).
+
+    Objects of one shape render alike (every ConfigMap with the keys ``a`` and ``b`` has
+    the same ``f:data`` node, every Pod of a template the same ``f:labels``); sharing
+    the node spares each stored object dicts that the collector would walk on every full
+    collection, for as long as the object is stored. A key names the children by
+    identity: they are shared nodes too, and the remembered node keeps its children
+    alive, so an identity in a remembered key cannot belong to another object meanwhile.
+    """
+    key = (*node, *map(id, node.values()))  # the names, then the children (built in C)
+    found: dict[str, Any] | None = _MAP_NODES.get(key)
+    if found is not None:
+        return found
+    if len(_MAP_NODES) >= _MAP_NODES_KEPT:
+        _MAP_NODES.clear()  # cheaper than keeping an order; the shapes in use come back
+    _MAP_NODES[key] = node
+    return node
 
 
 #: top-level fields whose own path is stripped (``_STRIPPED``); their children are not
@@ -68,7 +92,7 @@ _STRIPPED_TOP = frozenset({"apiVersion", "kind", "metadata"})
 
 def _unmarked(node: dict[str, Any]) -> dict[str, Any]:
     """``node`` without its own membership (its children stay)."""
-    return {k: v for k, v in node.items() if k != "."} if "." in node else node
+    return _shared_map({k: v for k, v in node.items() if k != "."}) if "." in node else node
 
 
 def _map_children(value: Mapping[str, Any], fields: tuple[str, ...], rules: _Rules, *,
@@ -103,7 +127,7 @@ def _map_children(value: Mapping[str, Any], fields: tuple[str, ...], rules: _Rul
             if not node:
                 continue
         out[f"f:{key}"] = node
-    return out
+    return _shared_map(out) if out else out
 
 
 def _member_node(value: Any, fields: tuple[str, ...], rules: _Rules) -> dict[str, Any]:
@@ -116,7 +140,7 @@ def _member_node(value: Any, fields: tuple[str, ...], rules: _Rules) -> dict[str
             child = value[key]
             out[f"f:{key}"] = (_member_node(child, (*fields, key), rules)
                                if isinstance(child, _CONTAINER) else _LEAF)
-        return out
+        return _shared_map(out)
     if isinstance(value, list):
         if not value:
             return _LEAF
@@ -163,7 +187,7 @@ def _list_node(value: list[Any], rule: _Rule, fields: tuple[str, ...],
     for element in sorted(items):
         item = items[element]
         out[element] = _member_node(item, fields, rules) if item is not None else _LEAF
-    return out
+    return _shared_map(out)
 
 
 def _recorded_create(new: dict[str, Any], manager: str, operation: str, now: str,
