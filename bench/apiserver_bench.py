@@ -169,6 +169,17 @@ async def seed(session: aiohttp.ClientSession) -> None:
             await resp.read()
 
 
+def watch_writer(client: Any, run_id: str) -> Op:
+    """The watch row's writes: a ConfigMap the watch selects, created in process."""
+
+    async def write(i: int) -> None:
+        obj = configmap(f"watch-{run_id}-{i}")
+        obj["metadata"]["labels"] = {"watch": "bench"}
+        await client.create(CONFIGMAP, obj, namespace=NS)
+
+    return write
+
+
 async def watch_time(session: aiohttp.ClientSession, write: Callable[[int], Awaitable[Any]],
                      events: int) -> float:
     """Seconds from the first write until one HTTP watch has read ``events`` events."""
@@ -259,13 +270,9 @@ async def main(args: argparse.Namespace) -> None:
                     for name in http_rows))
 
                 if args.server == "same":
-                    async def write(i: int) -> None:
-                        obj = configmap(f"watch-{run_id}-{i}")
-                        obj["metadata"]["labels"] = {"watch": "bench"}
-                        await client.create(CONFIGMAP, obj, namespace=NS)
-
                     with FullCollections() as collections:
-                        elapsed = await watch_time(session, write, args.events)
+                        elapsed = await watch_time(session, watch_writer(client, run_id),
+                                                   args.events)
                     print(f"watch over HTTP: {args.events} events (written in-process) in "
                           f"{elapsed:.2f}s = {args.events / elapsed:.0f} events/s "
                           f"({collections} during it)")

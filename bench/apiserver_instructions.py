@@ -42,7 +42,7 @@ import asyncio, gc, itertools, sys
 gc.disable()
 sys.path.insert(0, sys.argv[3])
 import aiohttp
-from apiserver_bench import CONFIGMAP, NS, configmap, inproc_ops, watch_time
+from apiserver_bench import CONFIGMAP, NS, configmap, inproc_ops, watch_time, watch_writer
 from kubeplan.testkit.apiserver import FakeApiServer
 from kubeplan.testkit.apiserver.http import FakeApiHttpServer
 
@@ -56,12 +56,8 @@ async def main(op, count):
         if op == "watch":  # events written in process, read by an HTTP watch
             http = FakeApiHttpServer(server)
             url = await http.start()
-            async def write(i):
-                obj = configmap(f"watch-{i}")
-                obj["metadata"]["labels"] = {"watch": "bench"}
-                await client.create(CONFIGMAP, obj, namespace=NS)
             async with aiohttp.ClientSession(base_url=url) as session:
-                await watch_time(session, write, count)
+                await watch_time(session, watch_writer(client, "ir"), count)
             await http.stop()
         else:
             run = inproc_ops(client, "ir")[op]

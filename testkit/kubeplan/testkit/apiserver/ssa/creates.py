@@ -34,8 +34,7 @@ from kubeplan.testkit.apiserver.ssa.paths import _CONTAINER, ListKeys, _keyed, _
 
 _CREATE_NODES: _Lru = _Lru(256)
 #: map nodes by their keys and their children's identities (see ``_shared_map``)
-_MAP_NODES: dict[tuple[object, ...], dict[str, Any]] = {}
-_MAP_NODES_KEPT = 4096
+_MAP_NODES: _Lru = _Lru(4096)
 #: the rendering of a leaf member, shared by every stored object (never changed, like
 #: every shared rendering: a fresh empty dict per leaf would grow every stored object)
 _LEAF: dict[str, Any] = {}
@@ -77,12 +76,10 @@ def _shared_map(node: dict[str, Any]) -> dict[str, Any]:
     alive, so an identity in a remembered key cannot belong to another object meanwhile.
     """
     key = (*node, *map(id, node.values()))  # the names, then the children (built in C)
-    found: dict[str, Any] | None = _MAP_NODES.get(key)
+    found: dict[str, Any] | None = _MAP_NODES.lookup(key)
     if found is not None:
         return found
-    if len(_MAP_NODES) >= _MAP_NODES_KEPT:
-        _MAP_NODES.clear()  # cheaper than keeping an order; the shapes in use come back
-    _MAP_NODES[key] = node
+    _MAP_NODES.store(key, node)
     return node
 
 
@@ -127,7 +124,7 @@ def _map_children(value: Mapping[str, Any], fields: tuple[str, ...], rules: _Rul
             if not node:
                 continue
         out[f"f:{key}"] = node
-    return _shared_map(out) if out else out
+    return _shared_map(out)
 
 
 def _member_node(value: Any, fields: tuple[str, ...], rules: _Rules) -> dict[str, Any]:
