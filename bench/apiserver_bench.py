@@ -23,7 +23,8 @@ garbage earlier figures left pending: CPython collects everything once the objec
 survived since the last full collection reach a quarter of the heap, so whether a 0.2-0.5 s
 collection of the whole store fell into the watch's single second depended on the rows
 before it (one tree's watch figure split between 6,300 and 11,800 events/s from run to
-run). The full collections a figure still meets are its own objects' and are printed.
+run). The full collections a figure still meets are its own objects'; the watch line
+prints those it met.
 """
 
 from __future__ import annotations
